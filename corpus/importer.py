@@ -1,0 +1,472 @@
+"""Reading published duty lists (CSV, XLSX, JSON) into a Catalog; bad input is refused as a whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from corpus.headers import CANONICAL_HEADER, field_for_header, normalize_header, parse_yes_no, split_aliases
+from corpus.import_errors import CatalogImportError, ImportProblem, ProblemLog
+from corpus.readers import (
+    CSV_SUFFIXES,
+    JSON_SUFFIXES,
+    XLSX_SUFFIXES,
+    JsonDocument,
+    Sheet,
+    read_csv,
+    read_json,
+    read_xlsx,
+)
+from corpus.schema import Catalog, DutyEntry, ListType, parse_list_type
+
+__all__ = ["CatalogImportError", "ImportProblem", "import_catalog"]
+
+HEADER_SEARCH_ROWS = 10
+
+# Words that name one list type inside a longer title, file name or section heading.
+_TYPE_MENTIONS: dict[ListType, tuple[str, ...]] = {
+    ListType.BASIC: ("基本履职", "基本职责"),
+    ListType.COOPERATE: ("配合履职", "配合职责"),
+    ListType.RECLAIMED: ("上级部门收回", "收回事项", "上级收回"),
+}
+
+_CN_NUMBER = "一二三四五六七八九十百零〇"
+_HEADING = re.compile(
+    rf"^(?:第[{_CN_NUMBER}\d]+[类部分章]|[{_CN_NUMBER}]+[、.．]|[（(][{_CN_NUMBER}\d]+[)）])\s*"
+    r"(?P<title>.+?)\s*(?:[（(]\s*共?\s*\d+\s*[项条个]\s*[)）])?$"
+)
+_NOTE = re.compile(
+    r"^(?:(?:注|说明|备注|附注)\s*[0-9一二三四五六七八九十]*\s*[:：、.．]"
+    r"|合计|小计|共计|总计|(?:填表|制表|审核)(?:人|单位|日期|时间)?\s*[:：])"
+)
+# Sheets that explain how to fill the list rather than hold one.
+_INSTRUCTION_SHEET_WORDS = ("说明", "目录", "封面", "填表", "填报要求")
+
+
+def single_list_type_named(text: str) -> ListType | None:
+    """The list type a title, sheet/file name or section heading names; None when it names none or several."""
+    compact = "".join(str(text).split())
+    named = {t for t, words in _TYPE_MENTIONS.items() if any(w in compact for w in words)}
+    if len(named) == 1:
+        return named.pop()
+    return parse_list_type(compact) if not named else None
+
+
+@dataclass(frozen=True)
+class _Where:
+    file: str
+    sheet: str = ""
+    row: int | None = None
+    row_unit: str = "行"
+
+    def problem(self, message: str, column: str = "") -> ImportProblem:
+        return ImportProblem(self.file, message, self.sheet, self.row, column, self.row_unit)
+
+    def __str__(self) -> str:
+        return self.problem("").where
+
+    def relative_to(self, other: "_Where") -> str:
+        """How to point at self from a message about `other`: just the row when both share a sheet."""
+        if (self.file, self.sheet) == (other.file, other.sheet) and self.row is not None:
+            return f"第 {self.row} {self.row_unit}"
+        return str(self)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """One row's text per field, with the header of the column each came from."""
+
+    values: dict[str, tuple[str, str]]
+
+    def text(self, field_name: str) -> str:
+        return self.values.get(field_name, ("", ""))[0]
+
+    def column(self, field_name: str) -> str:
+        return self.values.get(field_name, ("", ""))[1] or CANONICAL_HEADER[field_name]
+
+
+@dataclass
+class _RawEntry:
+    where: _Where
+    list_type: ListType
+    given_id: str
+    id_column: str
+    name: str
+    category: str
+    description: str
+    office: str
+    department: str
+    bottom_line: bool
+    reclaim_reason: str
+    aliases: tuple[str, ...]
+
+
+def _one_line(text: str) -> str:
+    # Names wrapped inside an Excel cell come back with line breaks in the middle of a word.
+    return re.sub(r"\s*\n\s*", "", text).strip()
+
+
+def _multi_line(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+@dataclass
+class _TypeTracker:
+    """Rows whose list type could not be decided, reported once per sheet rather than once per row."""
+
+    rows: list[_Where]
+    column: str = CANONICAL_HEADER["list_type"]
+
+    def report(self, log: ProblemLog) -> None:
+        if not self.rows:
+            return
+        first = self.rows[0]
+        log.add(first.problem(
+            f"无法确定清单类型（共 {len(self.rows)} 行）：没有填写「清单类型」，工作表名、标题行和文件名也没有写明是哪类清单；"
+            "请加「清单类型」列（基本履职事项／配合履职事项／上级部门收回事项），或用 --list-type 指定",
+            self.column,
+        ))
+
+
+def _entry_from_cells(
+    cells: _Cells, where: _Where, default_type: ListType | None, untyped: _TypeTracker, log: ProblemLog
+) -> _RawEntry | None:
+    name = _one_line(cells.text("name"))
+    if not name:
+        filled = [v for v, _ in cells.values.values() if v.strip()]
+        hint = "（如果这一行是说明文字，请删除它或以「注：」开头）" if len(filled) == 1 else ""
+        log.add(where.problem(f"事项名称为空{hint}", cells.column("name")))
+        return None
+
+    type_text = cells.text("list_type").strip()
+    if type_text:
+        list_type = parse_list_type(type_text)
+        if list_type is None:
+            log.add(where.problem(
+                f"无法识别的清单类型「{type_text}」，应为 基本履职事项、配合履职事项 或 上级部门收回事项",
+                cells.column("list_type"),
+            ))
+    else:
+        list_type = default_type
+        if list_type is None:
+            untyped.column = cells.column("list_type")
+            untyped.rows.append(where)
+
+    bottom_line = parse_yes_no(cells.text("bottom_line"))
+    if bottom_line is None:
+        log.add(where.problem(
+            f"无法识别「{cells.text('bottom_line').strip()}」，兜底事项请填「是」或「否」（也可留空）",
+            cells.column("bottom_line"),
+        ))
+    if list_type is None or bottom_line is None:
+        return None
+
+    reclaim_reason = _multi_line(cells.text("reclaim_reason"))
+    if not reclaim_reason and list_type is ListType.RECLAIMED:
+        reclaim_reason = _multi_line(cells.text("note"))
+    return _RawEntry(
+        where=where,
+        list_type=list_type,
+        given_id=_one_line(cells.text("id")),
+        id_column=cells.column("id"),
+        name=name,
+        category=_one_line(cells.text("category")),
+        description=_multi_line(cells.text("description")),
+        office=_multi_line(cells.text("office")),
+        department=_multi_line(cells.text("department")),
+        bottom_line=bottom_line,
+        reclaim_reason=reclaim_reason,
+        aliases=split_aliases(cells.text("aliases")),
+    )
+
+
+# --- spreadsheets and CSV -------------------------------------------------------------------------
+
+_HeaderColumns = dict[int, tuple[str, int, str]]  # column index -> (field, preference rank, header text)
+
+
+def _header_columns(cells: Sequence[str]) -> _HeaderColumns:
+    columns: _HeaderColumns = {}
+    for index, text in enumerate(cells):
+        found = field_for_header(text) if text else None
+        if found:
+            columns[index] = (found[0], found[1], _one_line(text))
+    return columns
+
+
+def _name_column(columns: _HeaderColumns) -> int | None:
+    named = sorted((rank, index) for index, (f, rank, _) in columns.items() if f == "name")
+    return named[0][1] if named else None
+
+
+def _find_header(rows: list[tuple[int, tuple[str, ...]]]) -> tuple[int, int, _HeaderColumns] | None:
+    """(header position, first data position, columns) from the first top row that has a name column."""
+    for position, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        columns = _header_columns(cells)
+        name_index = _name_column(columns)
+        if name_index is None:
+            continue
+        data_start = position + 1
+        # Two-row headers ("县级部门" over "主责部门｜配合部门") repeat the vertically merged name cell below.
+        if data_start < len(rows):
+            below = rows[data_start][1]
+            if name_index < len(below) and normalize_header(below[name_index]) == normalize_header(cells[name_index]):
+                columns.update(_header_columns(below))
+                data_start += 1
+        return position, data_start, columns
+    return None
+
+
+def _row_cells(cells: tuple[str, ...], columns: _HeaderColumns) -> _Cells:
+    by_field: dict[str, list[tuple[int, int, str]]] = {}
+    for index, (field_name, rank, header) in columns.items():
+        by_field.setdefault(field_name, []).append((rank, index, header))
+    values: dict[str, tuple[str, str]] = {}
+    for field_name, candidates in by_field.items():
+        candidates.sort()
+        values[field_name] = ("", candidates[0][2])
+        for _, index, header in candidates:
+            value = cells[index] if index < len(cells) else ""
+            if value.strip():
+                values[field_name] = (value, header)
+                break
+    return _Cells(values)
+
+
+def _is_instruction_sheet(name: str) -> bool:
+    return any(word in name for word in _INSTRUCTION_SHEET_WORDS)
+
+
+def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: ProblemLog) -> list[_RawEntry]:
+    file_label = sheet.file.name
+    rows = [(number, cells) for number, cells in sheet.rows if any(c.strip() for c in cells)]
+    found = _find_header(rows)
+    if found is None:
+        if not _is_instruction_sheet(sheet.name):
+            log.add(_Where(file_label, sheet.name).problem(
+                f"找不到表头：前 {HEADER_SEARCH_ROWS} 行中没有「事项名称」列"
+                "（可用的列名：事项名称、履职事项、工作事项、事项、name）"
+            ))
+        return []
+    header_position, data_start, columns = found
+    name_index = _name_column(columns)
+    name_header = normalize_header(columns[name_index][2]) if name_index is not None else ""
+
+    titles = [" ".join(c for c in cells if c) for _, cells in rows[:header_position]]
+    title_types = {t for t in (single_list_type_named(text) for text in titles) if t is not None}
+    sheet_type = single_list_type_named(sheet.name) if sheet.name else None
+    if sheet_type is None and len(title_types) == 1:
+        sheet_type = next(iter(title_types))
+
+    section_type: ListType | None = None
+    heading_category = ""
+    untyped = _TypeTracker([])
+    entries: list[_RawEntry] = []
+    for number, cells in rows[data_start:]:
+        if name_index is not None and name_index < len(cells) and normalize_header(cells[name_index]) == name_header:
+            continue  # the header repeated further down, as printed lists do on every page
+        distinct = {c.strip() for c in cells if c.strip()}
+        if len(distinct) == 1:
+            text = next(iter(distinct))
+            named = single_list_type_named(text)
+            if named is not None:
+                section_type, heading_category = named, ""
+                continue
+            if _NOTE.match(text):
+                continue
+            heading = _HEADING.match(text)
+            if heading:
+                heading_category = heading.group("title")
+                continue
+        where = _Where(file_label, sheet.name, number)
+        cells_by_field = _row_cells(cells, columns)
+        if heading_category and not cells_by_field.text("category").strip():
+            cells_by_field.values["category"] = (heading_category, cells_by_field.column("category"))
+        default_type = section_type or sheet_type or fallback_type
+        entry = _entry_from_cells(cells_by_field, where, default_type, untyped, log)
+        if entry is None:
+            continue
+        previous = entries[-1] if entries else None
+        if (
+            previous is not None
+            and entry.given_id
+            and (previous.given_id, previous.name, previous.list_type) == (entry.given_id, entry.name, entry.list_type)
+        ):
+            # One item whose number and name cells are merged over several content rows.
+            if entry.description and entry.description not in previous.description.split("\n"):
+                previous.description = "\n".join(p for p in (previous.description, entry.description) if p)
+            continue
+        entries.append(entry)
+    untyped.report(log)
+    return entries
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def _json_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return "；".join(_json_text(v) for v in value if _json_text(v))
+    return str(value)
+
+
+def _entries_from_json(document: JsonDocument, fallback_type: ListType | None, log: ProblemLog) -> list[_RawEntry]:
+    file_label = document.file.name
+    default_type = fallback_type
+    if document.list_type:
+        default_type = parse_list_type(document.list_type)
+        if default_type is None:
+            log.add(ImportProblem(file_label, f"无法识别的清单类型「{document.list_type}」", column="list_type", row_unit="条"))
+            return []
+    untyped = _TypeTracker([])
+    entries = []
+    for number, record in enumerate(document.entries, start=1):
+        where = _Where(file_label, "", number, "条")
+        if not isinstance(record, dict):
+            log.add(where.problem("每条事项应为一个对象（{…}）"))
+            continue
+        values: dict[str, tuple[str, str]] = {}
+        ranks: dict[str, int] = {}
+        for key, value in record.items():
+            found = field_for_header(str(key))
+            if found is None:
+                continue
+            field_name, rank = found
+            text = _json_text(value)
+            if not text.strip():
+                values.setdefault(field_name, ("", str(key)))  # still names the key in messages
+                continue
+            if not values.get(field_name, ("", ""))[0] or rank < ranks[field_name]:
+                values[field_name], ranks[field_name] = (text, str(key)), rank
+        entry = _entry_from_cells(_Cells(values), where, default_type, untyped, log)
+        if entry is not None:
+            entries.append(entry)
+    untyped.report(log)
+    return entries
+
+
+# --- ids and the catalog -------------------------------------------------------------------------
+
+
+def _assign_ids(raw: list[_RawEntry], log: ProblemLog) -> list[DutyEntry]:
+    first_use: dict[tuple[ListType, str], _RawEntry] = {}
+    types_using: dict[str, set[ListType]] = {}
+    for entry in raw:
+        if not entry.given_id:
+            continue
+        key = (entry.list_type, entry.given_id)
+        if key in first_use:
+            log.add(entry.where.problem(
+                f"编号「{entry.given_id}」在{entry.list_type.value}中重复（{first_use[key].where.relative_to(entry.where)}已使用）",
+                entry.id_column,
+            ))
+        else:
+            first_use[key] = entry
+        types_using.setdefault(entry.given_id, set()).add(entry.list_type)
+    # Lists published separately each number from 1; prefixing the type keeps every id unique and readable.
+    qualify = any(len(types) > 1 for types in types_using.values())
+
+    running: Counter[ListType] = Counter()
+    owner: dict[str, _RawEntry] = {}
+    entries = []
+    for entry in raw:
+        running[entry.list_type] += 1
+        short = entry.list_type.short
+        if entry.given_id:
+            entry_id = f"{short}-{entry.given_id}" if qualify else entry.given_id
+        else:
+            entry_id = f"{short}-{running[entry.list_type]:03d}"
+        other = owner.get(entry_id)
+        if other is not None and not (entry.given_id and first_use.get((entry.list_type, entry.given_id)) is not entry):
+            log.add(entry.where.problem(
+                f"编号「{entry_id}」与{other.where.relative_to(entry.where)}的事项编号相同；请为每个事项填写不重复的编号",
+                entry.id_column,
+            ))
+        owner.setdefault(entry_id, entry)
+        entries.append(DutyEntry(
+            id=entry_id,
+            name=entry.name,
+            list_type=entry.list_type,
+            category=entry.category,
+            description=entry.description,
+            office=entry.office,
+            department=entry.department,
+            bottom_line=entry.bottom_line,
+            reclaim_reason=entry.reclaim_reason,
+            aliases=entry.aliases,
+        ))
+    return entries
+
+
+def _read_file(path: Path, argument_type: ListType | None, log: ProblemLog) -> tuple[list[_RawEntry], str]:
+    """Entries of one file and, for JSON, the catalog name it carries."""
+    suffix = path.suffix.lower()
+    file_type = single_list_type_named(path.stem) or argument_type
+    problems_before = len(log)
+    if suffix in CSV_SUFFIXES or suffix in XLSX_SUFFIXES:
+        sheets = read_csv(path, log) if suffix in CSV_SUFFIXES else read_xlsx(path, log)
+        if len(log) > problems_before:
+            return [], ""
+        if all(sheet.is_empty for sheet in sheets):
+            log.add(ImportProblem(path.name, "文件为空" if suffix in CSV_SUFFIXES else "文件为空：所有工作表都没有内容"))
+            return [], ""
+        entries = [e for sheet in sheets if not sheet.is_empty for e in _entries_from_sheet(sheet, file_type, log)]
+        document_name = ""
+    elif suffix in JSON_SUFFIXES:
+        document = read_json(path, log)
+        if document is None:
+            return [], ""
+        entries = _entries_from_json(document, file_type, log)
+        document_name = document.name
+    else:
+        hint = "；.xls 文件请先在 Excel 中另存为 .xlsx" if suffix == ".xls" else ""
+        log.add(ImportProblem(path.name, f"不支持的文件类型「{suffix or '无扩展名'}」，请使用 CSV、XLSX 或 JSON 文件{hint}"))
+        return [], ""
+    if not entries and len(log) == problems_before:
+        log.add(ImportProblem(path.name, "没有任何事项：只有表头，或所有工作表都是空的"))
+    return entries, document_name
+
+
+def import_catalog(
+    paths: Sequence[Path | str] | Path | str, name: str = "", list_type: ListType | None = None
+) -> Catalog:
+    """Read one or more published list files into one Catalog, or raise CatalogImportError naming every problem.
+
+    `list_type` is the fallback for rows whose type is given neither by a 清单类型 column, a section row,
+    the sheet name, a title row nor the file name.
+    """
+    path_list = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    log = ProblemLog()
+    if not path_list:
+        log.add(ImportProblem("", "没有指定要导入的清单文件"))
+        raise CatalogImportError.from_log(log)
+
+    raw: list[_RawEntry] = []
+    document_names: list[str] = []
+    for path in path_list:
+        entries, document_name = _read_file(path, list_type, log)
+        raw.extend(entries)
+        document_names.append(document_name)
+    entries = _assign_ids(raw, log)
+    if log:
+        raise CatalogImportError.from_log(log)
+
+    if not name:
+        name = document_names[0] if len(path_list) == 1 and document_names[0] else "、".join(p.stem for p in path_list)
+    return Catalog(
+        name=name,
+        entries=tuple(entries),
+        imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        source="; ".join(str(p) for p in path_list),
+    )
+

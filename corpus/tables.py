@@ -1,0 +1,194 @@
+"""Streaming reader for the tables users bring: CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) and XLSX.
+
+Rows come one at a time so a 10-million-row export never sits in memory. A line that does not decode is still
+delivered (with replacement characters) and marked, so callers can report it instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SNIFF_BYTES = 1 << 20
+
+
+class TableError(ValueError):
+    """A table that cannot be read at all; the message names the file."""
+
+
+def detect_encoding(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    # Cut back to a line end so a multi-byte character split by the sniff window does not mislead.
+    cut = head.rfind(b"\n") if len(head) == SNIFF_BYTES else len(head)
+    sample = head[: cut if cut > 0 else len(head)]
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        sample.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        return "utf-8"  # mostly UTF-8 with damaged lines: those lines get marked
+
+
+@dataclass
+class TableRow:
+    number: int  # 1-based row number as a person sees it in an editor or Excel (header = 1)
+    values: dict[str, str]
+    problem: str = ""  # e.g. an undecodable line
+
+
+@dataclass
+class Table:
+    path: Path
+    headers: list[str]
+    encoding: str = ""
+    sheet: str = ""
+    _rows: Iterator[TableRow] = field(default=iter(()), repr=False)
+
+    def __iter__(self) -> Iterator[TableRow]:
+        return self._rows
+
+
+def _decoded_lines(path: Path, encoding: str, bad_lines: set[int]) -> Iterator[str]:
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError:
+                bad_lines.add(n)
+                yield raw.decode(encoding, errors="replace")
+
+
+def _clean_header(h: object, i: int) -> str:
+    text = "".join(str(h or "").split()).lstrip("\ufeff")
+    return text or f"列{i + 1}"
+
+
+def open_csv(path: Path) -> Table:
+    encoding = detect_encoding(path)
+    bad_lines: set[int] = set()
+    lines = _decoded_lines(path, "utf-8" if encoding == "utf-8-sig" else encoding, bad_lines)
+    reader = csv.reader((ln.lstrip("\ufeff") if i == 0 else ln for i, ln in enumerate(lines)))
+    try:
+        headers = [_clean_header(h, i) for i, h in enumerate(next(reader))]
+    except StopIteration:
+        raise TableError(f"{path.name}：文件为空") from None
+    except csv.Error as exc:
+        raise TableError(f"{path.name} 第 1 行：无法解析表头（{exc}）") from None
+
+    def rows() -> Iterator[TableRow]:
+        first_line = reader.line_num + 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield TableRow(first_line, {}, f"CSV 格式错误：{exc}")
+                first_line = reader.line_num + 1
+                continue
+            span = range(first_line, reader.line_num + 1)
+            problem = "无法按 {} 解码".format(encoding) if any(n in bad_lines for n in span) else ""
+            if any(c.strip() for c in cells) or problem:
+                yield TableRow(first_line, dict(zip(headers, cells)), problem)
+            first_line = reader.line_num + 1
+
+    return Table(path, headers, encoding, "", rows())
+
+
+def open_xlsx(path: Path, sheet: str | None = None) -> Table:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        raise TableError(f"{path.name}：无法作为 XLSX 打开（{exc}）") from None
+    ws = book[sheet] if sheet else book.worksheets[0]
+    it = ws.iter_rows(values_only=True)
+    try:
+        headers = [_clean_header(h, i) for i, h in enumerate(next(it))]
+    except StopIteration:
+        raise TableError(f"{path.name} 工作表「{ws.title}」为空") from None
+
+    def rows() -> Iterator[TableRow]:
+        for n, cells in enumerate(it, start=2):
+            values = {h: ("" if c is None else str(c)) for h, c in zip(headers, cells)}
+            if any(v.strip() for v in values.values()):
+                yield TableRow(n, values)
+        book.close()
+
+    return Table(path, headers, "xlsx", ws.title, rows())
+
+
+def open_table(path: Path | str, sheet: str | None = None) -> Table:
+    path = Path(path)
+    if not path.exists():
+        raise TableError(f"找不到文件：{path}")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return open_xlsx(path, sheet)
+    if suffix in (".csv", ".txt", ".tsv", ""):
+        return open_csv(path)
+    raise TableError(f"{path.name}：不支持的文件类型 {suffix}（支持 CSV、XLSX）")
+
+
+def read_rows(path: Path | str) -> list[TableRow]:
+    """Whole small table (labelled sets, gold files); rows that failed to decode raise with file and row."""
+    table = open_table(path)
+    rows = list(table)
+    for row in rows:
+        if row.problem:
+            raise TableError(f"{Path(path).name} 第 {row.number} 行：{row.problem}")
+    return rows
+
+
+def atomic_write(path: Path, write) -> None:
+    """Run write(tmp_path) then rename into place: no half-written file ever carries the final name."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part" + path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_table(path: Path | str, rows: list[dict], sheet: str = "结果") -> None:
+    """CSV (UTF-8 with BOM, so Excel opens it right) or XLSX by extension, written atomically."""
+    path = Path(path)
+    headers = list(dict.fromkeys(k for r in rows for k in r))
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=headers)
+            w.writeheader()
+            w.writerows(rows)
+
+    def write_xlsx(tmp: Path) -> None:
+        import openpyxl
+
+        book = openpyxl.Workbook(write_only=True)
+        ws = book.create_sheet(sheet)
+        ws.append(headers)
+        for r in rows:
+            ws.append([r.get(h, "") for h in headers])
+        book.save(tmp)
+
+    atomic_write(path, write_xlsx if path.suffix.lower() == ".xlsx" else write_csv)

@@ -1,0 +1,331 @@
+"""Matching free text onto duty entries: dense (FAISS) + lexical (jieba BM25, char n-grams) + concept evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from corpus.lexicon import Lexicon
+from corpus.schema import Catalog, DutyEntry
+from inference.fusion import FusionParams
+from inference.index import IndexMeta, VectorIndex, build_faiss, choose_kind, views_hash
+from inference.query_clean import QueryCleaner
+from lvzhi.config import Settings
+from models.lexical import LexicalIndex, Segmenter
+
+if TYPE_CHECKING:
+    from models.embedder import Embedder
+
+DENSE_POOL = 64  # dense neighbours fetched per query; also the sample the dense z-score is taken over
+LEXICAL_POOL = 24  # best lexical entries always rescored, so a strong keyword hit is never lost
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry: DutyEntry
+    score: float
+    dense: float
+    char: float
+    bm25: float
+    concept: float
+
+    def to_dict(self) -> dict:
+        e = self.entry
+        return {"id": e.id, "name": e.name, "list_type": e.list_type.value, "category": e.category,
+                "office": e.office, "department": e.department, "bottom_line": e.bottom_line,
+                "reclaimed": e.is_reclaimed, "zombie": e.is_zombie, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class Flags:
+    reclaimed: bool = False
+    zombie: bool = False
+    out_of_list: bool = False
+    bottom_line: bool = False
+    needs_review: bool = False
+
+
+@dataclass(frozen=True)
+class Match:
+    text: str
+    cleaned: str
+    candidates: tuple[Candidate, ...]
+    confidence: float
+    out_of_list_probability: float
+    margin: float
+    why: tuple[str, ...]
+    flags: Flags
+    handover_department: str = ""
+    error: str = ""
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The flags in the words a township clerk uses."""
+        out = []
+        if self.flags.out_of_list:
+            out.append("清单之外：未找到对应履职事项，需按职责准入程序办理")
+        if self.flags.reclaimed:
+            out.append(f"上级部门收回事项：应交回{self.handover_department}")
+        if self.flags.zombie:
+            out.append("僵尸事项：该事项已因长期未发生收回，请核实")
+        if self.flags.bottom_line:
+            out.append("兜底事项：须由乡镇（街道）承担")
+        if self.flags.needs_review:
+            out.append("需人工复核：置信度低或与其他类型事项接近")
+        return out
+
+    def to_dict(self) -> dict:
+        best = self.best
+        return {
+            "text": self.text,
+            "cleaned": self.cleaned,
+            "best": best.to_dict() if best else None,
+            "confidence": round(self.confidence, 4),
+            "out_of_list_probability": round(self.out_of_list_probability, 4),
+            "margin": round(self.margin, 4),
+            "why": list(self.why),
+            "flags": {k: getattr(self.flags, k) for k in Flags.__dataclass_fields__},
+            "handover_department": self.handover_department,
+            "warnings": self.warnings,
+            "candidates": [c.to_dict() for c in self.candidates],
+            "error": self.error,
+        }
+
+
+@dataclass
+class EntryViews:
+    """Each entry is seen through several texts (full text, bare name, aliases, confirmed examples)."""
+
+    texts: list[str]
+    entry_of_view: np.ndarray  # view -> entry position
+
+    @classmethod
+    def build(cls, entries: tuple[DutyEntry, ...], examples: dict[str, list[str]]) -> "EntryViews":
+        texts, owners = [], []
+        for pos, entry in enumerate(entries):
+            views = [entry.text]
+            if entry.description:
+                views.append(entry.name)
+            views.extend(entry.aliases)
+            views.extend(examples.get(entry.id, ()))
+            for v in dict.fromkeys(v for v in views if v):
+                texts.append(v)
+                owners.append(pos)
+        return cls(texts, np.asarray(owners, dtype=np.int64))
+
+    def max_per_entry(self, view_scores: np.ndarray, n_entries: int) -> np.ndarray:
+        """(queries, views) -> (queries, entries), taking each entry's best view."""
+        out = np.full((view_scores.shape[0], n_entries), -np.inf, dtype=np.float32)
+        for col in range(view_scores.shape[1]):
+            # Views are few per entry; a column loop keeps memory flat for large catalogs.
+            pos = self.entry_of_view[col]
+            np.maximum(out[:, pos], view_scores[:, col], out=out[:, pos])
+        return out
+
+
+@dataclass
+class ConceptSpace:
+    """Entries and queries as idf-weighted bags of lexicon concepts."""
+
+    lexicon: Lexicon
+    idf: np.ndarray
+    entry_matrix: sp.csr_matrix
+
+    @classmethod
+    def build(cls, lexicon: Lexicon, entry_texts: list[str]) -> "ConceptSpace":
+        n_concepts = max(len(lexicon.concepts.concepts), 1)
+        hits = [lexicon.concepts.find(t) for t in entry_texts]
+        df = np.zeros(n_concepts, dtype=np.float32)
+        for h in hits:
+            df[list(h)] += 1
+        idf = np.log((1 + len(entry_texts)) / (1 + df)).astype(np.float32) + 1.0
+        return cls(lexicon, idf, cls._matrix(hits, idf, n_concepts))
+
+    @staticmethod
+    def _matrix(hits: list[dict[int, str]], idf: np.ndarray, n_concepts: int) -> sp.csr_matrix:
+        rows, cols = [], []
+        for i, h in enumerate(hits):
+            rows.extend([i] * len(h))
+            cols.extend(h)
+        m = sp.csr_matrix((idf[cols] if cols else [], (rows, cols)), shape=(len(hits), n_concepts), dtype=np.float32)
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        return sp.diags(1.0 / np.maximum(norms, 1e-6)) @ m
+
+    def scores(self, hits: list[dict[int, str]]) -> np.ndarray:
+        q = self._matrix(hits, self.idf, self.entry_matrix.shape[1])
+        return np.asarray((q @ self.entry_matrix.T).todense(), dtype=np.float32)
+
+
+@dataclass
+class Matcher:
+    catalog: Catalog
+    embedder: "Embedder | None"  # None = lexical-only (fast first stage, baselines)
+    settings: Settings
+    fusion: FusionParams = field(default_factory=FusionParams.load)
+    lexicon: Lexicon = field(default_factory=Lexicon.load)
+    cleaner: QueryCleaner = field(default_factory=QueryCleaner)
+    segmenter: Segmenter = field(default_factory=Segmenter)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # entry id -> confirmed ticket texts
+
+    def __post_init__(self) -> None:
+        self.segmenter.add_words([e.name for e in self.catalog.entries])
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        entries = self.catalog.entries
+        self.views = EntryViews.build(entries, self.examples)
+        self.lexical = LexicalIndex(self.segmenter).fit(self.views.texts)
+        entry_concept_texts = [" ".join([e.text, *e.aliases]) for e in entries]
+        self.concepts = ConceptSpace.build(self.lexicon, entry_concept_texts)
+        self._entry_words = [set(self.segmenter.words(e.text)) for e in entries]
+        self._pos_by_id = {e.id: i for i, e in enumerate(entries)}
+        self.index = self._load_or_build_index() if self.embedder is not None else None
+
+    def add_examples(self, examples: dict[str, list[str]]) -> None:
+        """Confirmed (reviewed) texts become extra views of their entries, so a correction helps at once."""
+        for entry_id, texts in examples.items():
+            if self.catalog.get(entry_id) is not None:
+                self.examples.setdefault(entry_id, []).extend(texts)
+        self._rebuild()
+
+    def _load_or_build_index(self) -> VectorIndex:
+        meta = IndexMeta(
+            catalog_version=self.catalog.version,
+            model_identity=self.embedder.identity,
+            views_hash=views_hash(self.views.texts),
+            kind=choose_kind(self.settings.index_kind, len(self.views.texts)),
+            dim=self.embedder.dim,
+            count=len(self.views.texts),
+        )
+        found = VectorIndex.load(self.settings.index_dir, meta)
+        if found is not None:
+            return found
+        vectors = self.embedder.encode_passages(self.views.texts, batch_size=self.settings.batch_size)
+        index = VectorIndex(meta, build_faiss(vectors, meta.kind), vectors)
+        try:
+            index.save(self.settings.index_dir)
+        except OSError:
+            pass  # a read-only cache only costs a rebuild next time
+        return index
+
+    # -- matching -------------------------------------------------------------------------------------------------
+
+    def prepare(self, texts: list[str]) -> tuple[list[str], list[str], list[dict[int, str]]]:
+        """Cleaned texts, texts expanded with official terms, and the concept hits."""
+        cleaned, expanded, hits = [], [], []
+        for t in texts:
+            c = self.cleaner.clean(t)
+            extra, h = self.lexicon.expansion(c)
+            cleaned.append(c)
+            expanded.append(f"{c} {extra}".strip())
+            hits.append(h)
+        return cleaned, expanded, hits
+
+    def match(self, texts: list[str], top_k: int | None = None, use_dense: bool | None = None) -> list[Match]:
+        top_k = top_k or self.settings.top_k
+        use_dense = self.embedder is not None if use_dense is None else (use_dense and self.embedder is not None)
+        results: list[Match] = []
+        step = max(self.settings.batch_size, 1) * 4
+        for start in range(0, len(texts), step):
+            results.extend(self._match_batch(texts[start : start + step], top_k, use_dense))
+        return results
+
+    def _match_batch(self, texts: list[str], top_k: int, use_dense: bool) -> list[Match]:
+        n_entries = len(self.catalog.entries)
+        cleaned, expanded, hits = self.prepare(texts)
+        char = self.views.max_per_entry(self.lexical.char_scores(expanded), n_entries)
+        bm25_views, query_words = self.lexical.word_scores(expanded)
+        bm25 = self.views.max_per_entry(bm25_views, n_entries)
+        concept = self.concepts.scores(hits)
+        oos = [self.lexicon.out_of_scope.find(c) for c in cleaned]
+        f = self.fusion
+        lexical = f.char * char + f.bm25 * bm25 + f.concept * concept
+
+        dense_scores = dense_ids = None
+        if use_dense:
+            q = self.embedder.encode_queries(expanded, batch_size=self.settings.batch_size)
+            dense_scores, dense_ids = self.index.search(q, DENSE_POOL)
+
+        out = []
+        for i, text in enumerate(texts):
+            pool = set(np.argpartition(-lexical[i], min(LEXICAL_POOL, n_entries - 1))[:LEXICAL_POOL].tolist())
+            dense_by_entry: dict[int, float] = {}
+            z_mean, z_std = 0.0, 1.0
+            if dense_scores is not None:
+                valid = dense_ids[i] >= 0
+                for vid, s in zip(dense_ids[i][valid], dense_scores[i][valid]):
+                    pos = int(self.views.entry_of_view[vid])
+                    dense_by_entry[pos] = max(dense_by_entry.get(pos, -1.0), float(s))
+                z_mean = float(dense_scores[i][valid].mean())
+                z_std = float(dense_scores[i][valid].std()) or 1.0
+                pool |= set(dense_by_entry)
+                missing = [p for p in pool if p not in dense_by_entry]
+                if missing:
+                    exact = self._exact_dense(q[i], missing)
+                    dense_by_entry.update(exact)
+            scored = []
+            for pos in pool:
+                d = dense_by_entry.get(pos, z_mean)
+                fused = float(lexical[i, pos]) + f.dense * (d - z_mean) / z_std
+                scored.append((fused, pos, d))
+            scored.sort(key=lambda t: (-t[0], t[1]))
+            cands = tuple(
+                Candidate(self.catalog.entries[pos], fused, d, float(char[i, pos]), float(bm25[i, pos]),
+                          float(concept[i, pos]))
+                for fused, pos, d in scored[:top_k]
+            )
+            out.append(self._judge(text, cleaned[i], cands, hits[i], oos[i], query_words[i]))
+        return out
+
+    def _exact_dense(self, query_vec: np.ndarray, positions: list[int]) -> dict[int, float]:
+        wanted = set(positions)
+        view_ids = [v for v, p in enumerate(self.views.entry_of_view) if p in wanted]
+        sims = self.index.vectors[view_ids] @ query_vec
+        best: dict[int, float] = {}
+        for v, s in zip(view_ids, sims):
+            p = int(self.views.entry_of_view[v])
+            best[p] = max(best.get(p, -1.0), float(s))
+        return best
+
+    def _judge(self, text: str, cleaned: str, cands: tuple[Candidate, ...], hits: dict[int, str],
+               oos: dict[int, str], query_words: list[str]) -> Match:
+        best = cands[0]
+        runner = cands[1] if len(cands) > 1 else None
+        margin = best.score - runner.score if runner else best.score
+        features = {"top": best.score, "margin": margin, "dense_raw": best.dense, "char": best.char,
+                    "bm25": best.bm25, "concept": best.concept, "out_of_scope": float(bool(oos)),
+                    "concept_hits": float(len(hits))}
+        confidence = self.fusion.correct(features)
+        p_out = self.fusion.out_of_list(features)
+        out_of_list = p_out >= self.fusion.out_of_list_above
+        close_other_type = (runner is not None and runner.entry.list_type is not best.entry.list_type
+                            and margin < 0.1 * max(best.score, 1e-6))
+        entry = best.entry
+        flags = Flags(
+            reclaimed=entry.is_reclaimed and not out_of_list,
+            zombie=entry.is_zombie and not out_of_list,
+            out_of_list=out_of_list,
+            bottom_line=entry.bottom_line and not out_of_list,
+            needs_review=confidence < self.fusion.review_below or close_other_type,
+        )
+        handover = (entry.department or "县级主管部门") if flags.reclaimed else ""
+        return Match(text, cleaned, cands, confidence, p_out, margin, self._why(entry, query_words, hits),
+                     flags, handover)
+
+    def _why(self, entry: DutyEntry, query_words: list[str], hits: dict[int, str]) -> tuple[str, ...]:
+        pos = self._pos_by_id[entry.id]
+        reasons = [w for w in dict.fromkeys(query_words) if w in self._entry_words[pos]][:4]
+        entry_concepts = self.concepts.entry_matrix[pos].indices
+        for idx, phrase in hits.items():
+            if idx in entry_concepts:
+                concept = self.lexicon.concepts.concepts[idx]
+                label = concept.official[0] if concept.official else concept.key
+                reasons.append(phrase if phrase == label else f"{phrase}→{label}")
+        return tuple(dict.fromkeys(reasons))[:6]

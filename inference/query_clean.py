@@ -1,0 +1,59 @@
+"""Strip what a ticket carries besides its substance: hotline boilerplate, names, phone numbers, dates, house numbers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BOILERPLATE_PATH = Path(__file__).resolve().parent.parent / "corpus" / "data" / "boilerplate.txt"
+
+# Patterns that hold for any ticket, whatever the platform; the phrase list in boilerplate.txt adds wording.
+_BUILTIN = [
+    r"(?:工单|受理|诉求)?(?:编号|单号)[:：]?\s*[A-Za-z0-9\-]{4,}",
+    r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)",  # mobile
+    r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)",  # landline
+    r"(?<!\d)\d{17}[\dXx](?!\d)",  # ID number
+    r"(?:联系|来电)?(?:电话|号码|手机)[:：]?\s*[\d\-*xX]{5,}",
+    r"\d{2,4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*[日号]",
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}",
+    r"\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?",
+    r"[\u4e00-\u9fa5](?:先生|女士|小姐|师傅|阿姨|大爷|大妈)",
+    r"\d+\s*(?:栋|幢|号楼|单元|室|楼|层|号)",
+]
+
+
+@dataclass
+class QueryCleaner:
+    path: Path = BOILERPLATE_PATH
+    _patterns: list[re.Pattern] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        phrases, regexes = [], list(_BUILTIN)
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if line.startswith("re:"):
+                    regexes.append(line[3:].strip())
+                else:
+                    phrases.append(re.escape(line))
+        compiled = []
+        for rx in regexes:
+            try:
+                compiled.append(re.compile(rx))
+            except re.error:
+                continue  # a bad line in the data file must not break matching
+        if phrases:
+            phrases.sort(key=len, reverse=True)
+            compiled.append(re.compile("|".join(phrases)))
+        self._patterns = compiled
+
+    def clean(self, text: str) -> str:
+        out = " ".join(str(text).split())
+        for pattern in self._patterns:
+            out = pattern.sub(" ", out)
+        out = re.sub(r"\s+", " ", out).strip(" ，。,.;；:：")
+        # Never clean a text into nothing: a ticket that is all boilerplate is still matched on what it said.
+        return out if len(out) >= 2 else " ".join(str(text).split())

