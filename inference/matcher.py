@@ -100,6 +100,28 @@ class Match:
 
 
 @dataclass
+class Evidence:
+    """A batch's channel scores, kept apart from fusion so weights can be refitted without re-encoding."""
+
+    texts: list[str]
+    cleaned: list[str]
+    hits: list[dict[int, str]]
+    oos: list[dict[int, str]]
+    query_words: list[list[str]]
+    char: np.ndarray  # (queries, entries)
+    bm25: np.ndarray
+    concept: np.ndarray
+    pools: list[list[int]]  # candidate entry positions per query
+    dense: list[dict[int, float]]  # entry position -> best view cosine, for pool entries
+    z_stats: list[tuple[float, float]]  # mean/std of each query's top dense scores
+
+
+def judge_features(best: Candidate, margin: float, hits: dict[int, str], oos: dict[int, str]) -> dict[str, float]:
+    return {"top": best.score, "margin": margin, "dense_raw": best.dense, "char": best.char, "bm25": best.bm25,
+            "concept": best.concept, "out_of_scope": float(bool(oos)), "concept_hits": float(len(hits))}
+
+
+@dataclass
 class EntryViews:
     """Each entry is seen through several texts (full text, bare name, aliases, confirmed examples)."""
 
@@ -238,6 +260,12 @@ class Matcher:
         return results
 
     def _match_batch(self, texts: list[str], top_k: int, use_dense: bool) -> list[Match]:
+        ev = self.gather_evidence(texts, use_dense)
+        return [self.judge(ev, i, self.fusion, top_k) for i in range(len(texts))]
+
+    def gather_evidence(self, texts: list[str], use_dense: bool, dense_pool: int = DENSE_POOL,
+                        lexical_pool: int = LEXICAL_POOL) -> "Evidence":
+        """Every channel's scores for a batch, over a candidate pool per query; fusion happens later."""
         n_entries = len(self.catalog.entries)
         cleaned, expanded, hits = self.prepare(texts)
         char = self.views.max_per_entry(self.lexical.char_scores(expanded), n_entries)
@@ -247,42 +275,50 @@ class Matcher:
         oos = [self.lexicon.out_of_scope.find(c) for c in cleaned]
         f = self.fusion
         lexical = f.char * char + f.bm25 * bm25 + f.concept * concept
-
-        dense_scores = dense_ids = None
-        if use_dense:
-            q = self.embedder.encode_queries(expanded, batch_size=self.settings.batch_size)
-            dense_scores, dense_ids = self.index.search(q, DENSE_POOL)
-
-        out = []
-        for i, text in enumerate(texts):
-            pool = set(np.argpartition(-lexical[i], min(LEXICAL_POOL, n_entries - 1))[:LEXICAL_POOL].tolist())
-            dense_by_entry: dict[int, float] = {}
-            z_mean, z_std = 0.0, 1.0
-            if dense_scores is not None:
+        lexical_pool = min(lexical_pool, n_entries)
+        pools, dense, z_stats = [], [], []
+        q = self.embedder.encode_queries(expanded, batch_size=self.settings.batch_size) if use_dense else None
+        if q is not None:
+            dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
+        for i in range(len(texts)):
+            pool = set(np.argpartition(-lexical[i], lexical_pool - 1)[:lexical_pool].tolist())
+            by_entry: dict[int, float] = {}
+            mean, std = 0.0, 1.0
+            if q is not None:
                 valid = dense_ids[i] >= 0
-                for vid, s in zip(dense_ids[i][valid], dense_scores[i][valid]):
+                ids_i, scores_i = dense_ids[i][valid], dense_scores[i][valid]
+                # The z-score reference is always the top DENSE_POOL, whatever pool a caller asks for.
+                mean, std = float(scores_i[:DENSE_POOL].mean()), float(scores_i[:DENSE_POOL].std()) or 1.0
+                for vid, sc in zip(ids_i[:dense_pool], scores_i[:dense_pool]):
                     pos = int(self.views.entry_of_view[vid])
-                    dense_by_entry[pos] = max(dense_by_entry.get(pos, -1.0), float(s))
-                z_mean = float(dense_scores[i][valid].mean())
-                z_std = float(dense_scores[i][valid].std()) or 1.0
-                pool |= set(dense_by_entry)
-                missing = [p for p in pool if p not in dense_by_entry]
+                    by_entry[pos] = max(by_entry.get(pos, -1.0), float(sc))
+                pool |= set(by_entry)
+                missing = [p for p in pool if p not in by_entry]
                 if missing:
-                    exact = self._exact_dense(q[i], missing)
-                    dense_by_entry.update(exact)
-            scored = []
-            for pos in pool:
-                d = dense_by_entry.get(pos, z_mean)
-                fused = float(lexical[i, pos]) + f.dense * (d - z_mean) / z_std
-                scored.append((fused, pos, d))
-            scored.sort(key=lambda t: (-t[0], t[1]))
-            cands = tuple(
-                Candidate(self.catalog.entries[pos], fused, d, float(char[i, pos]), float(bm25[i, pos]),
-                          float(concept[i, pos]))
-                for fused, pos, d in scored[:top_k]
-            )
-            out.append(self._judge(text, cleaned[i], cands, hits[i], oos[i], query_words[i]))
-        return out
+                    by_entry.update(self._exact_dense(q[i], missing))
+            pools.append(sorted(pool))
+            dense.append(by_entry)
+            z_stats.append((mean, std))
+        return Evidence(texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, z_stats)
+
+    def rank(self, ev: "Evidence", i: int, params: FusionParams, top_k: int) -> tuple[Candidate, ...]:
+        mean, std = ev.z_stats[i]
+        scored = []
+        for pos in ev.pools[i]:
+            d = ev.dense[i].get(pos, mean)
+            fused = (params.char * float(ev.char[i, pos]) + params.bm25 * float(ev.bm25[i, pos])
+                     + params.concept * float(ev.concept[i, pos]) + params.dense * (d - mean) / std)
+            scored.append((fused, pos, d))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        return tuple(
+            Candidate(self.catalog.entries[pos], fused, d, float(ev.char[i, pos]), float(ev.bm25[i, pos]),
+                      float(ev.concept[i, pos]))
+            for fused, pos, d in scored[:top_k]
+        )
+
+    def judge(self, ev: "Evidence", i: int, params: FusionParams, top_k: int) -> Match:
+        cands = self.rank(ev, i, params, top_k)
+        return self._judge(ev.texts[i], ev.cleaned[i], cands, ev.hits[i], ev.oos[i], ev.query_words[i], params)
 
     def _exact_dense(self, query_vec: np.ndarray, positions: list[int]) -> dict[int, float]:
         wanted = set(positions)
@@ -295,16 +331,14 @@ class Matcher:
         return best
 
     def _judge(self, text: str, cleaned: str, cands: tuple[Candidate, ...], hits: dict[int, str],
-               oos: dict[int, str], query_words: list[str]) -> Match:
+               oos: dict[int, str], query_words: list[str], params: FusionParams) -> Match:
         best = cands[0]
         runner = cands[1] if len(cands) > 1 else None
         margin = best.score - runner.score if runner else best.score
-        features = {"top": best.score, "margin": margin, "dense_raw": best.dense, "char": best.char,
-                    "bm25": best.bm25, "concept": best.concept, "out_of_scope": float(bool(oos)),
-                    "concept_hits": float(len(hits))}
-        confidence = self.fusion.correct(features)
-        p_out = self.fusion.out_of_list(features)
-        out_of_list = p_out >= self.fusion.out_of_list_above
+        features = judge_features(best, margin, hits, oos)
+        confidence = params.correct(features)
+        p_out = params.out_of_list(features)
+        out_of_list = p_out >= params.out_of_list_above
         close_other_type = (runner is not None and runner.entry.list_type is not best.entry.list_type
                             and margin < 0.1 * max(best.score, 1e-6))
         entry = best.entry
@@ -313,7 +347,7 @@ class Matcher:
             zombie=entry.is_zombie and not out_of_list,
             out_of_list=out_of_list,
             bottom_line=entry.bottom_line and not out_of_list,
-            needs_review=confidence < self.fusion.review_below or close_other_type,
+            needs_review=confidence < params.review_below or close_other_type,
         )
         handover = (entry.department or "县级主管部门") if flags.reclaimed else ""
         return Match(text, cleaned, cands, confidence, p_out, margin, self._why(entry, query_words, hits),
