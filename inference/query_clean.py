@@ -21,7 +21,19 @@ _BUILTIN = [
     # Only surname + title: 保洁阿姨 or 门口大爷 are content, 王先生 is not.
     r"[王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤](?:先生|女士|小姐|师傅|阿姨|大爷|大妈|老师)",
     r"\d+\s*(?:栋|幢|号楼|单元|室|楼|层|号)",
+    # Requests for action that close most tickets: 请相关部门尽快核实处理 / 望有关部门予以解决 / 要求回访.
+    r"(?:恳请|烦请|希望|请求|要求|请|望)(?:上级|政府|镇上|镇里|街道|领导)?(?:相关|有关)?(?:部门|领导|单位)"
+    r"(?:尽快|及时|予以|帮忙|协调|认真|重视|核实|调查|解决|处理|落实|答复|回复|查处|一下|出面)*",
+    r"(?:并|请|要求|希望)?(?:回复|回访|回电|答复)(?:结果|处理结果)?(?=$|[，。！？,.!?\s])",
+    r"【[^】]{0,10}】",
+    r"[（(]\s*(?:电话|手机|联系方式)?\s*[)）]",
 ]
+
+# Labels a platform puts in front of the substance: 工单内容：称，… / 市民来电：… / 反映：…
+_LEADING = re.compile(
+    r"^(?:\s|[，,:：。])*(?:工单内容|诉求内容|来电内容|问题描述|留言详情|留言内容|来电反映|市民来电|市民反映|网友留言|"
+    r"来电人?称|反映人?称|诉求人?称|来电|反映|称)(?:\s|[，,:：])*"
+)
 
 
 @dataclass
@@ -55,6 +67,8 @@ class QueryCleaner:
         out = " ".join(str(text).split())
         for pattern in self._patterns:
             out = pattern.sub(" ", out)
+        while (stripped := _LEADING.sub("", out, count=1)) != out:
+            out = stripped
         out = re.sub(r"\s+", " ", out).strip(" ，。,.;；:：")
         # Never clean a text into nothing: a ticket that is all boilerplate is still matched on what it said.
         return out if len(out) >= 2 else " ".join(str(text).split())

@@ -24,6 +24,7 @@ class Settings:
     database_url: str = ""  # "" = sqlite file in home
     allow_anonymous_classify: bool = True
     max_upload_mb: int = 200
+    session_hours: int = 12  # how long a web/API login stays valid
 
     @property
     def catalogs_dir(self) -> Path:
@@ -63,7 +64,7 @@ def load_settings(env: dict[str, str] | None = None, **flags) -> Settings:
     env = os.environ if env is None else env
     values = {}
     types = {"home": Path, "top_k": int, "batch_size": int, "threads": int, "port": int, "max_upload_mb": int,
-             "fast": bool, "allow_anonymous_classify": bool}
+             "session_hours": int, "fast": bool, "allow_anonymous_classify": bool}
     for f in fields(Settings):
         raw = env.get("LVZHI_" + f.name.upper())
         if raw not in (None, ""):

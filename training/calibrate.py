@@ -26,10 +26,10 @@ from lvzhi.config import load_settings
 DATA = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelled"
 
 GRID = {
-    "dense": (0.0, 0.05, 0.08, 0.12, 0.16, 0.22, 0.3),
-    "char": (0.5, 1.0, 1.5),
-    "bm25": (0.0, 0.25, 0.5, 0.8),
-    "concept": (0.0, 0.2, 0.4, 0.7, 1.0),
+    "dense": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5),
+    "char": (0.25, 0.5, 1.0),
+    "bm25": (0.4, 0.8, 1.2, 1.6, 2.0, 2.5),
+    "concept": (0.0, 0.2, 0.4, 0.7),
 }
 
 

@@ -1,0 +1,102 @@
+"""PNG charts for the county report, drawn with matplotlib's Agg canvas (no display, no global backend switch)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from corpus.tables import atomic_write
+
+# Debian's fonts-noto-cjk provides the first; the rest are what other systems usually have.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
+LIST_COLOURS = {"基本履职事项": "#4C78A8", "配合履职事项": "#F58518", "上级部门收回事项": "#E45756", "清单之外": "#9D9D9D"}
+
+
+def cjk_font() -> str | None:
+    """The first installed font that has Chinese glyphs, or None (labels may then show as boxes)."""
+    from matplotlib import font_manager
+
+    for name in CJK_FONTS:
+        try:
+            font_manager.findfont(name, fallback_to_default=False)
+            return name
+        except ValueError:
+            continue
+    return None
+
+
+@contextmanager
+def _style():
+    import matplotlib
+
+    font = cjk_font()
+    rc = {"axes.unicode_minus": False, "font.family": "sans-serif", "svg.hashsalt": "lvzhi"}
+    if font:
+        rc["font.sans-serif"] = [font, "DejaVu Sans"]
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def _save(fig, path: Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight",
+                                               metadata={"Software": None}))
+    return path
+
+
+def office_chart(load: list[tuple[str, int]], path: Path, top: int = 15) -> Path:
+    from matplotlib.figure import Figure
+
+    rows = load[:top][::-1]
+    with _style():
+        fig = Figure(figsize=(8, 0.4 * max(len(rows), 3) + 1.2))
+        ax = fig.add_subplot()
+        ax.barh([name or "（未填承办机构）" for name, _ in rows], [n for _, n in rows], color="#4C78A8")
+        for y, (_, n) in enumerate(rows):
+            ax.text(n, y, f" {n}", va="center", fontsize=8)
+        ax.set_xlabel("工单数")
+        ax.set_title("各承办机构工单量" + (f"（前 {top} 个）" if len(load) > top else ""))
+        ax.spines[["top", "right"]].set_visible(False)
+        return _save(fig, path)
+
+
+def monthly_chart(monthly: dict[str, dict[str, int]], path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    months = sorted(monthly)
+    with _style():
+        fig = Figure(figsize=(max(6.0, 0.45 * len(months) + 2), 4))
+        ax = fig.add_subplot()
+        bottom = [0] * len(months)
+        for label, colour in LIST_COLOURS.items():
+            values = [monthly[m].get(label, 0) for m in months]
+            if any(values):
+                ax.bar(months, values, bottom=bottom, color=colour, label=label)
+                bottom = [b + v for b, v in zip(bottom, values)]
+        ax.set_ylabel("工单数")
+        ax.set_title("每月工单量（按清单类型）")
+        ax.legend(fontsize=8, frameon=False)
+        ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        return _save(fig, path)
+
+
+def share_chart(ticket_share: float, entry_share: float, national: float, path: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    labels = ["本镇工单", "本镇清单事项", "全国清单事项"]
+    values = [ticket_share * 100, entry_share * 100, national * 100]
+    with _style():
+        fig = Figure(figsize=(6, 3.2))
+        ax = fig.add_subplot()
+        bars = ax.bar(labels, values, color=["#E45756", "#F58518", "#9D9D9D"])
+        for bar, v in zip(bars, values):
+            ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.1f}%", ha="center", va="bottom", fontsize=9)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("%")
+        ax.set_title("配合履职 + 上级部门收回 所占比例")
+        ax.spines[["top", "right"]].set_visible(False)
+        return _save(fig, path)

