@@ -15,15 +15,22 @@ from inference.matcher import Match, Matcher
 
 @dataclass(frozen=True)
 class CascadePolicy:
-    """When the lexical answer is not trusted. Defaults were set on the reference labelled set (see bench/)."""
+    """When the lexical answer is not trusted.
 
-    confidence_below: float = 0.8
-    margin_below: float = 0.05
+    The signal is the lexical lead of the best entry over the runner-up (fused score units). The calibrated
+    confidence is off by default: it is fitted on full-mode evidence, and without the dense channel it reads
+    low for almost every text. bench/bulk_bench.py prints how routing share and accuracy move with the margin.
+    """
+
+    margin_below: float = 0.3
+    confidence_below: float = 0.0
+    route_out_of_list: bool = True  # the lexical channels alone judge "outside the list" poorly
 
     def unsure(self, m: Match) -> bool:
         if m.best is None or m.error:
             return False  # nothing the transformer could add
-        return m.confidence < self.confidence_below or m.margin < self.margin_below or m.flags.out_of_list
+        return (m.margin < self.margin_below or m.confidence < self.confidence_below
+                or (self.route_out_of_list and m.flags.out_of_list))
 
 
 @dataclass

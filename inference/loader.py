@@ -14,10 +14,17 @@ def load_catalog(settings: Settings, spec: str | None = None) -> Catalog:
     return resolve_catalog(settings.catalog if spec is None else spec, store)
 
 
-def load_matcher(settings: Settings, catalog: Catalog | None = None, dense: bool = True) -> Matcher:
-    """dense=False gives the lexical-only matcher (no transformer), used as a fast first stage and a baseline."""
+def load_matcher(settings: Settings, catalog: Catalog | None = None, dense: bool = True,
+                 examples: bool = True) -> Matcher:
+    """dense=False gives the lexical-only matcher (no transformer), used as a fast first stage and a baseline.
+
+    examples=True puts the texts reviewers confirmed and `lvzhi train` learned from into the index as extra views
+    of their entries (none when no such texts are stored); pass False to score a labelled set that may overlap them.
+    """
     from models.embedder import load_embedder
+    from training.examples import stored_examples
 
     catalog = catalog or load_catalog(settings)
     embedder = load_embedder(settings) if dense else None
-    return Matcher(catalog=catalog, embedder=embedder, settings=settings)
+    confirmed = stored_examples(settings, catalog) if examples else {}
+    return Matcher(catalog=catalog, embedder=embedder, settings=settings, examples=confirmed)

@@ -9,7 +9,7 @@ import sys
 from corpus.tables import TableError
 from lvzhi.config import load_settings
 
-COMMANDS = ("classify", "evaluate", "catalog", "serve", "user")
+COMMANDS = ("classify", "evaluate", "catalog", "serve", "user", "merge", "bulk", "train", "model")
 
 
 def build_parser() -> argparse.ArgumentParser:

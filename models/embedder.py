@@ -13,6 +13,7 @@ from sentence_transformers import SentenceTransformer
 
 from lvzhi.config import DEFAULT_MODEL, Settings
 from models.e5_rebuild import ensure_default_model, read_manifest
+from models.registry import ModelRegistry
 
 DEFAULT_MAX_SEQ_LENGTH = 256
 _CHECKSUM_CHARS = 12
@@ -81,13 +82,24 @@ def _state_dict_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> Embedder:
-    """Load settings.model: the rebuilt default e5 folder, a local folder, or a sentence-transformers name."""
+def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+                  use_registry: bool = True) -> Embedder:
+    """Load settings.model: the rebuilt default e5 folder, a local folder, or a sentence-transformers name.
+
+    When a fine-tune of settings.model has been promoted in the model registry (`lvzhi train`, `lvzhi model use`),
+    that fine-tune is loaded in its place; use_registry=False always gives the base model.
+    """
     if settings.threads > 0:
         torch.set_num_threads(settings.threads)
 
-    name = settings.model
-    if name == DEFAULT_MODEL:
+    name = prefix_source = settings.model
+    registry = ModelRegistry.for_models_dir(settings.models_dir)
+    promoted = registry.current_for(name) if use_registry else None
+    if promoted is not None:
+        model = SentenceTransformer(str(registry.model_dir(promoted.version)), local_files_only=True)
+        checksum = promoted.weights_sha256
+        name = promoted.display_name  # the identity changes with it, so every FAISS index is rebuilt for it
+    elif name == DEFAULT_MODEL:
         folder = ensure_default_model(settings.models_dir)
         model = SentenceTransformer(str(folder), local_files_only=True)
         manifest = read_manifest(folder)
@@ -103,7 +115,7 @@ def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_L
     if model.max_seq_length is None or model.max_seq_length > max_seq_length:
         model.max_seq_length = max_seq_length
     model.eval()
-    query_prefix, passage_prefix = prefixes_for(name)
+    query_prefix, passage_prefix = prefixes_for(prefix_source)
     return Embedder(
         model=model,
         name=name,

@@ -117,3 +117,29 @@ class ServerProcess:
                 self.kill()
         if not self._log.closed:
             self._log.close()
+
+
+class ThreadServer:
+    """The app on a real loopback socket, served by uvicorn in a thread of the test process."""
+
+    def __init__(self, app, port: int | None = None, lifespan: str = "on") -> None:
+        """lifespan="off" when the app is already started (e.g. by a TestClient in the same test)."""
+        import uvicorn
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan=lifespan))
+        self._thread = None
+
+    def __enter__(self) -> "ThreadServer":
+        import threading
+
+        self._thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
+        self._thread.start()
+        wait_for(lambda: self.server.started, timeout=120, what="uvicorn started")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=60)

@@ -18,3 +18,17 @@ def embedder(settings):
     from models.embedder import load_embedder
 
     return load_embedder(settings)
+
+
+@pytest.fixture(scope="session")
+def reference_catalog():
+    from corpus.catalogs import load_reference_catalog
+
+    return load_reference_catalog()
+
+
+@pytest.fixture(scope="session")
+def matcher(settings, embedder, reference_catalog):
+    from inference.matcher import Matcher
+
+    return Matcher(catalog=reference_catalog, embedder=embedder, settings=settings)

@@ -20,9 +20,9 @@ from api.uploads import check_table, receive_upload
 router = APIRouter(prefix="/api/jobs", tags=["批量与归并任务"])
 
 # Options a form or query may set; each job kind passes on the ones its function knows.
-OPTION_FIELDS = ("text_col", "title_col", "date_col", "zombie_months", "fast", "granularity", "target_groups",
-                 "cross_township")
-_INT_OPTIONS = ("zombie_months", "target_groups")
+OPTION_FIELDS = ("text_col", "title_col", "date_col", "zombie_months", "fast", "chunk_rows", "granularity",
+                 "target_groups", "cross_township")
+_INT_OPTIONS = ("zombie_months", "chunk_rows", "target_groups")
 _FLOAT_OPTIONS = ("granularity",)
 _BOOL_OPTIONS = ("fast", "cross_township")
 
@@ -44,6 +44,8 @@ def _options(values: dict[str, str]) -> dict:
                 options[name] = raw
         except ValueError:
             raise HTTPException(422, f"参数 {name} 的值「{raw}」格式不对") from None
+    if not 10 <= options.get("chunk_rows", 2000) <= 100_000:
+        raise HTTPException(422, "chunk_rows 应在 10 到 100000 之间")
     return options
 
 

@@ -16,13 +16,6 @@ class ChunkClassifier:
     fast: bool = False
     policy: CascadePolicy = CascadePolicy()
 
-    @property
-    def identity(self) -> str:
-        """What decides the answers: a checkpoint made under another identity is not resumed."""
-        model = self.matcher.embedder.identity if self.matcher.embedder is not None else "lexical"
-        mode = f"fast({self.policy.confidence_below},{self.policy.margin_below})" if self.fast else "full"
-        return f"{self.matcher.catalog.version}|{model}|{mode}"
-
     def classify(self, texts: list[str]) -> tuple[list[Match], list[bool]]:
         """Matches in input order, and which rows went through the transformer."""
         if not texts:

@@ -141,7 +141,12 @@ def write_csv_output(output: Path, header: list[str], cp: Checkpoint, n_chunks: 
 def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks: int, report: dict,
                       chart_paths: dict[str, Path], confidence_col: int) -> None:
     import openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.drawing.image import Image
+
+    def cell(value: str) -> str:
+        # Control characters (binary junk in the export) are not allowed in a worksheet; mark where they were.
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
 
     def write(tmp: Path) -> None:
         book = openpyxl.Workbook(write_only=True)
@@ -153,7 +158,7 @@ def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks:
                     sheet = book.create_sheet("结果" if number == 1 else f"结果{number}")
                     sheet.append(header)
                     count = 0
-                row: list = list(cells)
+                row: list = [cell(c) for c in cells]
                 if row[confidence_col]:
                     row[confidence_col] = float(row[confidence_col])
                 sheet.append(row)
@@ -164,13 +169,13 @@ def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks:
         for s in sections(report):
             summary.append([s.title])
             for p in s.paragraphs:
-                summary.append([p])
+                summary.append([cell(p)])
             for t in s.tables:
                 if t.caption:
                     summary.append([t.caption])
                 summary.append(t.headers)
                 for r in t.rows:
-                    summary.append(r)
+                    summary.append([cell(c) if isinstance(c, str) else c for c in r])
             summary.append([])
         if chart_paths:
             pictures = book.create_sheet("图表")
@@ -191,7 +196,7 @@ def finish(*, cp: Checkpoint, n_chunks: int, spec: ChunkSpec, chunk_rows: int, c
     stats = merged_stats(cp, n_chunks)
     duplicates = summarise_duplicates(cp, n_chunks, spec, chunk_rows)
     numbers = _column(cp, n_chunks, "numbers").astype(np.int64)
-    sample = [(int(numbers[i]), text) for i, text in stats.sample_texts()]
+    sample = [(int(numbers[i]), text, cleaned) for i, text, cleaned in stats.sample_texts()]
     themes = cluster_themes(sample, stats.by_list_type.get("清单之外", 0), segmenter)
     r = build_report(catalog=catalog, stats=stats, duplicates=duplicates, themes=themes,
                      zombie_months=zombie_months, columns=spec.columns.to_dict(), input_name=input_name,

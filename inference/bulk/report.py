@@ -108,6 +108,9 @@ def build_report(*, catalog: Catalog, stats: TicketStats, duplicates: DuplicateS
             stale.append({**base, "tickets": stats.by_entry[e.id], "last_date": last,
                           "months_since": months_between(date.fromisoformat(last), date.fromisoformat(reference))})
     stale.sort(key=lambda r: r["last_date"])
+    # Reclaimed entries first: a reclaimed entry with no tickets is the clearest zombie.
+    type_order = {ListType.RECLAIMED.value: 0, ListType.COOPERATE.value: 1, ListType.BASIC.value: 2}
+    no_tickets.sort(key=lambda r: type_order[r["list_type"]])
 
     return {
         "input": input_name, "output": output_name, "mode": "快速" if fast else "完整",

@@ -42,9 +42,12 @@ def _check(input: Path, output: Path, options: BulkOptions) -> None:
         raise ValueError("报告格式须为 md 或 html")
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def _examples_hash(examples: dict[str, list[str]]) -> str:
-    blob = json.dumps(examples, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+    return _digest(json.dumps(examples, ensure_ascii=False, sort_keys=True))
 
 
 class _Pace:
@@ -78,18 +81,20 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
 
         matcher = load_matcher(settings)
     if matcher is not None:
-        catalog, examples = matcher.catalog, dict(matcher.examples)
+        catalog, examples, fusion = matcher.catalog, dict(matcher.examples), matcher.fusion
         model = matcher.embedder.identity if matcher.embedder is not None else "lexical"
     else:
+        from inference.fusion import FusionParams
         from inference.loader import load_catalog
 
-        catalog, examples, model = load_catalog(settings), {}, settings.model
+        catalog, examples, fusion, model = load_catalog(settings), {}, FusionParams.load(), settings.model
     job = {
         "input": str(input.resolve()), "input_fingerprint": input_fingerprint(input), "output": output.name,
         "headers": headers, "columns": columns.to_dict(), "chunk_rows": options.chunk_rows,
-        "max_chars": options.max_chars, "fast": fast, "policy": [policy.confidence_below, policy.margin_below],
+        "max_chars": options.max_chars, "fast": fast, "policy": repr(policy),
         "engine": options.engine, "catalog": catalog.version, "model": model,
-        "examples": _examples_hash(examples), "batch_size": settings.batch_size, "threads": settings.threads,
+        "examples": _examples_hash(examples), "fusion": _digest(repr(fusion)),
+        "batch_size": settings.batch_size, "threads": settings.threads,
     }
     cp, note = Checkpoint.open(output, job, resume)
     notes = [columns.how] + ([note] if note else [])

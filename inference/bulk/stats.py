@@ -43,7 +43,8 @@ class TicketStats:
     first_day: str = ""
     last_day: str = ""
     undated: int = 0
-    out_of_list_sample: list[tuple[int, int, str]] = field(default_factory=list)  # (key, row index, text)
+    # (-key, row index, text, cleaned text): a max-heap on key, keeping the smallest keys
+    out_of_list_sample: list[tuple[int, int, str, str]] = field(default_factory=list)
 
     def add(self, row_index: int, m: Match | None, error: str, day: date | None, routed: bool) -> None:
         self.rows += 1
@@ -60,7 +61,7 @@ class TicketStats:
             label = ERROR_LABEL
         elif m.flags.out_of_list:
             label = OUT_OF_LIST_LABEL
-            self._sample(sample_key(row_index), row_index, m.text)
+            self._sample((-sample_key(row_index), row_index, m.text, m.cleaned))
         else:
             entry = m.best.entry
             label = entry.list_type.value
@@ -74,8 +75,7 @@ class TicketStats:
         if day is not None:
             self.monthly.setdefault(month_key(day), Counter())[label] += 1
 
-    def _sample(self, key: int, row_index: int, text: str) -> None:
-        item = (-key, row_index, text)  # max-heap on key keeps the smallest keys
+    def _sample(self, item: tuple[int, int, str, str]) -> None:
         if len(self.out_of_list_sample) < OUT_OF_LIST_SAMPLE:
             heapq.heappush(self.out_of_list_sample, item)
         elif item > self.out_of_list_sample[0]:
@@ -99,11 +99,11 @@ class TicketStats:
         self.last_day = max(self.last_day, other.last_day)
         self.undated += other.undated
         for item in other.out_of_list_sample:
-            self._sample(-item[0], item[1], item[2])
+            self._sample(item)
 
-    def sample_texts(self) -> list[tuple[int, str]]:
-        """The out-of-list sample as (row index, text), in row order."""
-        return sorted((row, text) for _, row, text in self.out_of_list_sample)
+    def sample_texts(self) -> list[tuple[int, str, str]]:
+        """The out-of-list sample as (row index, text, cleaned text), in row order."""
+        return sorted((row, text, cleaned) for _, row, text, cleaned in self.out_of_list_sample)
 
     def to_dict(self) -> dict:
         return {

@@ -32,12 +32,13 @@ def _words(segmenter, text: str) -> list[str]:
     return [w for w in segmenter.words(text) if not w.isdigit()]
 
 
-def cluster_themes(items: list[tuple[int, str]], total_out_of_list: int, segmenter=None) -> list[Theme]:
-    """items: (row number, text) of the sampled out-of-list tickets. Deterministic for the same items."""
+def cluster_themes(items: list[tuple[int, str, str]], total_out_of_list: int, segmenter=None) -> list[Theme]:
+    """items: (row number, text, cleaned text) of the sampled out-of-list tickets; clustered on the cleaned text
+    (no greetings, names or phone numbers), shown with the original. Deterministic for the same items."""
     if len(items) < MIN_PER_THEME:
         if not items:
             return []
-        return [Theme((), len(items), total_out_of_list, tuple(items[:EXAMPLES]))]
+        return [Theme((), len(items), total_out_of_list, tuple((r, t) for r, t, _ in items[:EXAMPLES]))]
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -45,12 +46,12 @@ def cluster_themes(items: list[tuple[int, str]], total_out_of_list: int, segment
         from models.lexical import Segmenter
 
         segmenter = Segmenter()
-    docs = [" ".join(_words(segmenter, t)) or t for _, t in items]
+    docs = [" ".join(_words(segmenter, c)) or c for _, _, c in items]
     vectorizer = TfidfVectorizer(analyzer=str.split, sublinear_tf=True, min_df=1)
     try:
         matrix = vectorizer.fit_transform(docs)
     except ValueError:  # no words at all
-        return [Theme((), len(items), total_out_of_list, tuple(items[:EXAMPLES]))]
+        return [Theme((), len(items), total_out_of_list, tuple((r, t) for r, t, _ in items[:EXAMPLES]))]
     k = int(min(MAX_THEMES, max(1, len(items) // (2 * MIN_PER_THEME)), matrix.shape[0]))
     if k <= 1:
         labels = np.zeros(len(items), dtype=int)
@@ -68,5 +69,5 @@ def cluster_themes(items: list[tuple[int, str]], total_out_of_list: int, segment
         # Examples closest to the centre read as the theme, not its outliers.
         sims = np.asarray(matrix[members] @ center.reshape(-1, 1)).ravel()
         order = [members[j] for j in np.argsort(-sims, kind="stable")[:EXAMPLES]]
-        themes.append(Theme(tuple(top), int(size), int(round(size * scale)), tuple(items[j] for j in order)))
+        themes.append(Theme(tuple(top), int(size), int(round(size * scale)), tuple(items[j][:2] for j in order)))
     return themes

@@ -30,7 +30,11 @@ GENERIC_WORDS = SERVICE_ACTIONS | CONTROL_ACTIONS | OTHER_GENERIC
 # Endings that already make a duty name; a core ending in one gets no suffix.
 DUTY_ENDINGS = ("工作", "管理", "服务", "保障", "建设", "治理", "整治", "防治", "救助", "监管", "防控", "帮扶", "调处",
                 "化解", "供养", "调查", "审核", "登记", "保护", "监督", "事务", "改革", "创建", "运行", "办理", "协管",
-                "管护", "经办", "自治", "普查", "整顿", "制度", "行动", "工程", "防灭火", "防火", "救援", "处置", "监测")
+                "管护", "经办", "自治", "普查", "整顿", "制度", "行动", "工程", "防灭火", "防火", "救援", "处置", "监测",
+                "检查", "排查", "巡查", "调解", "审批", "许可", "补贴", "关爱", "优待", "考核", "运动", "帮教", "矫正",
+                "制", "查处", "发放", "培育", "推广", "防御", "整改")
+# Cores that name an activity (防汛抗旱, 征兵) take 工作 whatever members do; objects (燃气, 物业) take 管理/服务.
+ACTIVITY_STARTS = tuple("防禁反抗扶救征治创调统招化减整保扫打护控")
 SAFETY_ENDINGS = ("安全",)
 MIN_SHARE = 0.34  # a term must be shared by about a third of the group to name it
 MAX_CORE_CHARS = 14
@@ -40,8 +44,10 @@ MAX_CORE_CHARS = 14
 class NameEvidence:
     """Per distinct text: its content words and lexicon concepts."""
 
+    cleaned: list[str]
     words: list[list[str]]
     concepts: list[frozenset[int]]
+    phrases: list[dict[int, str]]  # concept -> the phrase of it found in the text
     word_idf: dict[str, float]
     concept_idf: dict[int, float]
 
@@ -53,7 +59,7 @@ def gather_evidence(cleaned: list[str], hits: list[dict[int, str]], segmenter: S
     wdf = Counter(w for ws in words for w in ws)
     cdf = Counter(c for cs in concepts for c in cs)
     return NameEvidence(
-        words=words, concepts=concepts,
+        cleaned=cleaned, words=words, concepts=concepts, phrases=hits,
         word_idf={w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in wdf.items()},
         concept_idf={c: math.log((1 + n) / (1 + d)) + 1.0 for c, d in cdf.items()},
     )
@@ -73,13 +79,16 @@ def _core(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexi
     cshare = _shares(rows, weights, ev.concepts)
     content = [[w for w in ws if w not in GENERIC_WORDS] for ws in ev.words]
     wshare = _shares(rows, weights, content)
-    best_c = max(cshare, key=lambda c: (round(cshare[c], 6), ev.concept_idf.get(c, 0.0), -c), default=None)
+    best_c = max(cshare, key=lambda c: (round(cshare[c], 6), -_first_position(c, rows, ev), ev.concept_idf.get(c, 0.0),
+                                        -c), default=None)
     best_w = max(wshare, key=lambda w: (round(wshare[w], 6), ev.word_idf.get(w, 0.0), w), default=None)
     single = len(rows) == 1
     if best_c is not None and (single or cshare[best_c] >= MIN_SHARE):
         concept = concepts[best_c]
         return concept.official[0] if concept.official else concept.key
-    if best_w is not None and (single or wshare[best_w] >= MIN_SHARE):
+    if single:
+        return _trimmed(ev.cleaned[rows[0]])
+    if best_w is not None and wshare[best_w] >= MIN_SHARE:
         return _compound(best_w, rows, content, wshare)
     if best_c is not None:
         concept = concepts[best_c]
@@ -87,6 +96,27 @@ def _core(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexi
     if best_w is not None:
         return _compound(best_w, rows, content, wshare)
     return ""
+
+
+def _first_position(concept: int, rows: list[int], ev: NameEvidence) -> int:
+    """Where the concept first shows in members' text: what a staff item names first is usually its subject."""
+    found = [ev.cleaned[r].find(ev.phrases[r][concept]) for r in rows if concept in ev.phrases[r]]
+    return min((f for f in found if f >= 0), default=1 << 20)
+
+
+def _trimmed(text: str) -> str:
+    """A single item's own wording without leading filler (组织、年度…) and trailing actions (登记、公示…)."""
+    text = "".join(ch for ch in text if not ch.isspace())
+    changed = True
+    while changed and text:
+        changed = False
+        for w in OTHER_GENERIC:
+            if text.startswith(w) and len(text) > len(w) + 1:
+                text, changed = text[len(w):], True
+        for w in GENERIC_WORDS:
+            if text.endswith(w) and len(text) > len(w) + 1:
+                text, changed = text[: -len(w)], True
+    return text.strip("，。、；：,.;: ")
 
 
 def _compound(word: str, rows: list[int], content: list[list[str]], share: Counter) -> str:
@@ -112,6 +142,8 @@ def _suffix(core: str, rows: list[int], weights: list[float], ev: NameEvidence) 
     control = sum(w for r, w in zip(rows, weights) if CONTROL_ACTIONS & set(ev.words[r])) / total
     if core.endswith(SAFETY_ENDINGS):
         return "管理"
+    if core.startswith(ACTIVITY_STARTS):
+        return "工作"
     if service >= 0.5 and service > control:
         return "服务"
     if control >= 0.5:

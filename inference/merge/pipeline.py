@@ -19,8 +19,7 @@ from inference.merge.space import ItemSpace, SimilarityWeights, build_space
 DEFAULT_GRANULARITY = 0.5
 NEIGHBOURS = 16
 TARGET_FLOOR = 0.05  # with a target group count, still never merge below this average similarity
-IN_LIST_AT_LEAST = 0.5  # share of a group the matcher must place inside the list for it to be an existing duty
-NEAREST_AT_LEAST = 0.2  # ... and the share it must place under one entry
+NEAREST_AT_LEAST = 0.15  # confidence-weighted share one entry must hold for the group to "be" that entry
 MAX_BLOCK_ROWS = 3000  # member similarity of huge groups is taken against an evenly spaced sample
 
 
@@ -124,28 +123,25 @@ def _member_similarity(space: ItemSpace, rows: list[int], counts: list[float]) -
 
 
 def _place_in_catalog(space: ItemSpace, rows: list[int], counts: list[float], matcher: Matcher):
-    """(nearest entry, share of the group filed under it, verdict)."""
-    support: dict[int, float] = defaultdict(float)
-    in_list = 0.0
+    """(nearest entry, share of the group the matcher files under it with confidence, verdict).
+
+    Each member votes for its own best entry with its match confidence; a member the matcher puts outside the
+    list votes for nothing. A group mostly outside the list, or with no entry holding a real share, is new.
+    """
+    votes: dict[int, float] = defaultdict(float)
     total = sum(counts)
+    outside = sum(w for r, w in zip(rows, counts) if space.matches[r].flags.out_of_list)
     pos_of = {e.id: p for p, e in enumerate(matcher.catalog.entries)}
     for r, w in zip(rows, counts):
         m = space.matches[r]
-        if not m.candidates:
-            continue
-        fit = 1.0 - m.out_of_list_probability
-        in_list += w * fit
-        scores = np.array([c.score for c in m.candidates])
-        share = np.exp((scores - scores.max()) / 0.1)
-        share /= share.sum()
-        for c, s in zip(m.candidates, share):
-            support[pos_of[c.entry.id]] += w * fit * float(s)
-    if not support:
+        if m.best is not None and not m.flags.out_of_list:
+            votes[pos_of[m.best.entry.id]] += w * float(m.confidence)
+    if not votes:
         return None, 0.0, VERDICT_NEW
-    pos = max(support, key=lambda p: (round(support[p], 9), -p))
+    pos = max(votes, key=lambda p: (round(votes[p], 9), -p))
     entry = matcher.catalog.entries[pos]
-    score = support[pos] / total
-    if in_list / total < IN_LIST_AT_LEAST or score < NEAREST_AT_LEAST:
+    score = votes[pos] / total
+    if score < NEAREST_AT_LEAST or outside / total >= 0.5:
         return entry, score, VERDICT_NEW
     if entry.is_zombie:
         return entry, score, VERDICT_ZOMBIE

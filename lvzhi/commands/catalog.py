@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("version", nargs="?", default=None, help="版本号（或其前缀）、清单文件路径")
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=run_show)
+    diff = cs.add_parser("diff", help="比较两个清单版本：未变、修改、更名、合并、拆分、删除、新增")
+    diff.add_argument("old", help="旧清单：版本号（或前缀）或清单文件")
+    diff.add_argument("new", help="新清单：版本号（或前缀）或清单文件")
+    diff.add_argument("--all", action="store_true", help="也列出未变的事项")
+    diff.add_argument("--semantic", action="store_true", help="同时用向量模型比较语义（较慢）")
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(run=run_diff)
     p.set_defaults(run=lambda a, s: (p.print_help(), 2)[1])
 
 
@@ -64,4 +71,40 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
     for e in catalog.entries:
         marks = "".join(m for m, on in (("【兜底】", e.bottom_line), ("【僵尸】", e.is_zombie)) if on)
         print(f"[{e.id}] {e.list_type.short} | {e.category or '—'} | {e.name}{marks} | {e.office or '—'} | {e.department or '—'}")
+    return 0
+
+
+def run_diff(args: argparse.Namespace, settings: Settings) -> int:
+    from corpus.diff import FIELD_LABELS, ChangeKind, diff_catalogs
+
+    old, new = load_catalog(settings, args.old), load_catalog(settings, args.new)
+    embedder = None
+    if args.semantic:
+        from models.embedder import load_embedder
+
+        embedder = load_embedder(settings)
+    result = diff_catalogs(old, new, embedder)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    print(f"旧：{old.name}（版本 {old.version}，{len(old)} 项）")
+    print(f"新：{new.name}（版本 {new.version}，{len(new)} 项）")
+    print("；".join(f"{kind} {n}" for kind, n in result.counts().items()))
+
+    def names(catalog, ids) -> str:
+        return "、".join(f"[{i}] {catalog.get(i).name}" for i in ids)
+
+    for c in result.changes:
+        if c.kind is ChangeKind.UNCHANGED and not args.all:
+            continue
+        if c.kind is ChangeKind.ADDED:
+            line = names(new, c.new_ids)
+        elif c.kind is ChangeKind.REMOVED:
+            line = names(old, c.old_ids)
+        else:
+            line = f"{names(old, c.old_ids)} → {names(new, c.new_ids)}（相似度 {c.similarity:.2f}）"
+            fields = [f for f in c.changed_fields if f not in ("name",)]
+            if fields:
+                line += "，变动：" + "、".join(FIELD_LABELS.get(f, f) for f in fields)
+        print(f"  {c.kind.value}：{line}")
     return 0

@@ -1,0 +1,131 @@
+"""The matcher on the real default model, a real FAISS index and the bundled reference catalog."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.importer import import_catalog
+from corpus.schema import Catalog
+from inference.evaluate import evaluate, load_labelled
+from inference.index import IndexMeta, VectorIndex, build_faiss
+from inference.matcher import Matcher
+from inference.query_clean import QueryCleaner
+
+DATA = Path(__file__).resolve().parent.parent / "corpus" / "data"
+
+
+def best_id(matcher, text):
+    return matcher.match([text])[0].best.entry.id
+
+
+def test_citizen_words_reach_list_words(matcher):
+    m = matcher.match(["市民反映幸福里小区门口每晚有人摆摊卖烧烤，占用人行道，希望尽快处理"])[0]
+    assert m.best.entry.id == "PH075"  # 占道经营等违法行为查处配合
+    assert 0.0 <= m.confidence <= 1.0
+    assert m.why, "a match must say why"
+    assert m.candidates[0].score >= m.candidates[1].score
+
+
+def test_lonely_elder_in_leaking_house_is_destitute_support(matcher):
+    m = matcher.match(["来电人称村里有个孤寡老人，无儿无女，一个人住在漏雨的老房子里，没人照顾"])[0]
+    top3 = [c.entry.id for c in m.candidates[:3]]
+    assert "JB034" in top3  # 特困人员救助供养审核
+
+
+def test_reclaimed_entry_flags_handover_department(matcher):
+    m = matcher.match(["我们厂新买了一台锅炉和一部货梯，要去办使用登记证，镇里说不归他们办了"])[0]
+    assert m.best.entry.id == "SH012"
+    assert m.flags.reclaimed
+    assert m.handover_department == "县市场监督管理局"
+    assert any("县市场监督管理局" in w for w in m.warnings)
+
+
+def test_zombie_and_bottom_line_flags(matcher):
+    zombie = matcher.match(["镇里那家烟花爆竹厂的生产安全谁来检查"])[0]
+    assert zombie.best.entry.is_zombie and zombie.flags.zombie
+    assert any("僵尸" in w for w in zombie.warnings)
+    bottom = matcher.match(["有户人家因病致贫，申请低保，帮忙入户调查核实家庭收入"])[0]
+    assert bottom.best.entry.bottom_line and bottom.flags.bottom_line
+
+
+def test_out_of_list_ticket(matcher):
+    m = matcher.match(["我家手机信号太差了，打电话老是断线，请通信公司来加个基站"])[0]
+    assert m.flags.out_of_list
+    assert any("清单之外" in w for w in m.warnings)
+
+
+def test_query_cleaning_strips_noise_not_substance():
+    cleaner = QueryCleaner()
+    out = cleaner.clean("工单编号：GD20240311001 来电人王先生（电话13812345678）反映：幸福里小区3栋2单元楼道里有人给电动车飞线充电，请相关部门尽快核实处理")
+    assert "13812345678" not in out and "王先生" not in out and "GD2024" not in out
+    assert "飞线充电" in out and "电动车" in out
+    assert "保洁阿姨" in cleaner.clean("保洁阿姨说楼道里堆满杂物")
+
+
+def test_index_saved_keyed_and_rebuilt(settings, embedder, reference_catalog, tmp_path):
+    s = replace(settings, home=tmp_path)
+    first = Matcher(catalog=reference_catalog, embedder=embedder, settings=s)
+    saved = list(s.index_dir.glob("*.faiss"))
+    assert len(saved) == 1
+    stem = saved[0].with_suffix("")
+    # The same catalog and model load the saved index rather than rebuilding it.
+    again = VectorIndex.load(s.index_dir, first.index.meta)
+    assert again is not None and again.index.ntotal == first.index.index.ntotal
+    # Another model identity or catalog version must not reuse it.
+    assert VectorIndex.load(s.index_dir, replace(first.index.meta, model_identity="other-model")) is None
+    other = Catalog(name="改过的清单", entries=reference_catalog.entries[:-1])
+    rebuilt = Matcher(catalog=other, embedder=embedder, settings=s)
+    assert rebuilt.index.meta.catalog_version != first.index.meta.catalog_version
+    assert rebuilt.index.index.ntotal < first.index.index.ntotal
+    # A damaged file is rebuilt, not trusted.
+    stem.with_suffix(".npy").write_bytes(b"broken")
+    assert VectorIndex.load(s.index_dir, first.index.meta) is None
+    healed = Matcher(catalog=reference_catalog, embedder=embedder, settings=s)
+    assert healed.match(["摆摊卖烧烤占人行道"])[0].best.entry.id == first.match(["摆摊卖烧烤占人行道"])[0].best.entry.id
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_large_catalog_index_kinds_agree_with_flat(kind):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(3000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:50] + 0.01 * rng.normal(size=(50, 32)).astype(np.float32)
+    _, flat_ids = build_faiss(vectors, "flat").search(queries, 1)
+    _, ids = build_faiss(vectors, kind).search(queries, 1)
+    assert (ids[:, 0] == flat_ids[:, 0]).mean() >= 0.95
+
+
+def test_reviewed_examples_help_at_once(settings, embedder, reference_catalog, tmp_path):
+    m = Matcher(catalog=reference_catalog, embedder=embedder, settings=replace(settings, home=tmp_path))
+    text = "村东头老槐树上的马蜂窝越来越大，已经蛰伤两个小孩"
+    assert best_id(m, text) != "JB101"
+    m.add_examples({"JB101": ["村口大树上有个大马蜂窝，孩子被蛰了，请来摘掉"]})
+    assert best_id(m, text) == "JB101"
+
+
+def test_fusion_beats_both_baselines_on_held_out(matcher):
+    """Held-out items are never used for tuning; fused matching must beat lexical-only and dense-only on them."""
+    items = load_labelled(DATA / "labelled" / "reference_items.csv", DATA / "labelled" / "reference_gold.csv")
+    held = [it for it in items if it.extra["划分"] == "留出"]
+    fused = evaluate(matcher, held).top1
+    lexical_only = Matcher(catalog=matcher.catalog, embedder=None, settings=matcher.settings)
+    assert fused > evaluate(lexical_only, held).top1
+    dense_only = replace(matcher.fusion, char=0.0, bm25=0.0, concept=0.0, dense=1.0)
+    original = matcher.fusion
+    try:
+        matcher.fusion = dense_only
+        dense = evaluate(matcher, held).top1
+    finally:
+        matcher.fusion = original
+    assert fused > dense
+
+
+def test_unseen_catalog_with_variant_headers(settings, embedder):
+    catalog = import_catalog([DATA / "other_township" / "catalog.csv"])
+    m = Matcher(catalog=catalog, embedder=embedder, settings=settings)
+    items = load_labelled(DATA / "other_township" / "items.csv", DATA / "other_township" / "gold.csv")
+    report = evaluate(m, items)
+    assert report.n == len(items) >= 150
+    assert report.top3 > 0.6

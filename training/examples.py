@@ -1,0 +1,89 @@
+"""Confirmed texts kept per catalog version, so the matcher finds an entry by the tickets people confirmed for it.
+
+Sources: what `lvzhi train` learned from (reviews and pairs files), and the web service's review decisions when
+its database exists. Texts confirmed against an older list version are carried onto the one being loaded through
+the catalog diff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.schema import Catalog
+from corpus.store import CatalogStore
+from corpus.tables import atomic_write
+from lvzhi.config import Settings
+from models.registry import now_iso
+from training.data import LabelledText, align_to_catalog, labels_from_reviews
+from training.reviews import reviews_from_service
+
+log = logging.getLogger("lvzhi.training")
+
+EXAMPLES_DIRNAME = "examples"
+_FILE = re.compile(r"^([0-9a-f]{8,64})\.json$")
+
+
+@dataclass(frozen=True)
+class ExampleStore:
+    root: Path
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "ExampleStore":
+        return cls(settings.home / EXAMPLES_DIRNAME)
+
+    def path_for(self, catalog_version: str) -> Path:
+        return self.root / f"{catalog_version}.json"
+
+    def load(self, catalog_version: str) -> dict[str, list[str]]:
+        try:
+            raw = json.loads(self.path_for(catalog_version).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            log.warning("已保存的示例 %s 无法读取：%s", self.path_for(catalog_version), error)
+            return {}
+        return {str(k): [str(t) for t in v] for k, v in raw.get("examples", {}).items()}
+
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(m.group(1) for p in self.root.iterdir() if (m := _FILE.match(p.name)))
+
+    def add(self, catalog: Catalog, labelled: list[LabelledText]) -> int:
+        """Merge texts into the catalog version's file; returns how many were new."""
+        examples = self.load(catalog.version)
+        added = 0
+        for item in labelled:
+            texts = examples.setdefault(item.entry_id, [])
+            if item.text not in texts:
+                texts.append(item.text)
+                added += 1
+        payload = {"catalog_version": catalog.version, "catalog_name": catalog.name, "updated_at": now_iso(),
+                   "examples": examples}
+        text = json.dumps(payload, ensure_ascii=False, indent=1)
+        atomic_write(self.path_for(catalog.version), lambda p: p.write_text(text, encoding="utf-8"))
+        return added
+
+
+def stored_examples(settings: Settings, catalog: Catalog) -> dict[str, list[str]]:
+    """Every confirmed text known for this catalog (carried from older versions where needed); {} when none."""
+    store = ExampleStore.for_settings(settings)
+    labelled: list[LabelledText] = []
+    for version in store.versions():
+        for entry_id, texts in store.load(version).items():
+            labelled.extend(LabelledText(t, entry_id, "示例", version) for t in texts)
+    reviewed, _ = labels_from_reviews(reviews_from_service(settings))
+    labelled.extend(reviewed)
+    if not labelled:
+        return {}
+    aligned = align_to_catalog(labelled, [], catalog, CatalogStore(settings.catalogs_dir))
+    out: dict[str, list[str]] = {}
+    for item in aligned.labelled:
+        texts = out.setdefault(item.entry_id, [])
+        if item.text not in texts:
+            texts.append(item.text)
+    return out

@@ -1,0 +1,146 @@
+"""Contrastive fine-tuning of the sentence embedder on CPU: MultipleNegativesRankingLoss with hard negatives.
+
+Each anchor (a ticket) must score its own entry above every other entry in the batch and above its hard negative.
+A plain PyTorch loop rather than the sentence-transformers Trainer, which would pull in `datasets`/`accelerate` for
+nothing a few thousand pairs need.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from tqdm import tqdm
+
+from training.pairs import ContrastivePair
+
+try:  # sentence-transformers >= 6 moved the losses; older releases keep them here
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+except ImportError:  # pragma: no cover - depends on the installed release
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
+
+if TYPE_CHECKING:
+    from models.embedder import Embedder
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    epochs: int = 1
+    batch_size: int = 16
+    learning_rate: float = 3e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    seed: int = 42
+    max_seq_length: int = 128
+    # The multilingual vocabulary table is most of the model's weights; a few thousand tickets cannot move it
+    # usefully, and leaving it frozen makes each step far cheaper on CPU.
+    freeze_word_embeddings: bool = True
+    scale: float = 20.0
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class FinetuneStats:
+    pairs: int
+    steps: int
+    epochs: int
+    first_loss: float  # mean over the first tenth of steps
+    last_loss: float  # mean over the last tenth
+    seconds: float
+
+
+def make_batches(pairs: list[ContrastivePair], batch_size: int, rng: random.Random) -> list[list[ContrastivePair]]:
+    """Shuffled batches in which no two pairs share a group (so in-batch negatives are real negatives)."""
+    pending = list(pairs)
+    rng.shuffle(pending)
+    batches = []
+    while pending:
+        batch, groups, rest = [], set(), []
+        for p in pending:
+            if len(batch) < batch_size and (not p.group or p.group not in groups):
+                batch.append(p)
+                if p.group:
+                    groups.add(p.group)
+            else:
+                rest.append(p)
+        batches.append(batch)
+        pending = rest
+    return batches
+
+
+def _linear_schedule(total: int, warmup: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        return max(0.0, (total - step) / max(total - warmup, 1))
+
+    return factor
+
+
+def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: FinetuneConfig) -> FinetuneStats:
+    """Train embedder.model in place; it is left in eval mode."""
+    if not pairs:
+        raise ValueError("没有可用于训练的样本")
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    model = embedder.model
+    kept_max_length = model.max_seq_length
+    model.max_seq_length = min(config.max_seq_length, kept_max_length or config.max_seq_length)
+
+    frozen = []
+    if config.freeze_word_embeddings:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Embedding) and module.num_embeddings > 10_000:
+                for p in module.parameters():
+                    if p.requires_grad:
+                        p.requires_grad_(False)
+                        frozen.append(p)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    epoch_batches = [make_batches(pairs, config.batch_size, rng) for _ in range(config.epochs)]
+    total = sum(len(b) for b in epoch_batches)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(total, int(total * config.warmup_ratio)))
+    loss_fn = MultipleNegativesRankingLoss(model, scale=config.scale)
+    tokenize = getattr(model, "preprocess", None) or model.tokenize
+    device = model.device
+
+    def features(texts: list[str]) -> dict[str, torch.Tensor]:
+        return {k: v.to(device) if hasattr(v, "to") else v for k, v in tokenize(texts).items()}
+
+    losses: list[float] = []
+    started = time.monotonic()
+    model.train()
+    try:
+        with tqdm(total=total, desc="训练", unit="步", file=sys.stderr, disable=not config.progress,
+                  dynamic_ncols=True) as bar:
+            for epoch, batches in enumerate(epoch_batches, start=1):
+                for batch in batches:
+                    columns = [[embedder.query_prefix + p.anchor for p in batch],
+                               [embedder.passage_prefix + p.positive for p in batch]]
+                    if all(p.negative for p in batch):
+                        columns.append([embedder.passage_prefix + p.negative for p in batch])
+                    loss = loss_fn([features(c) for c in columns], torch.empty(0))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    losses.append(float(loss.detach()))
+                    bar.set_postfix_str(f"第 {epoch}/{config.epochs} 轮 损失 {losses[-1]:.3f}")
+                    bar.update(1)
+    finally:
+        model.eval()
+        model.max_seq_length = kept_max_length
+        for p in frozen:
+            p.requires_grad_(True)
+    tenth = max(1, math.ceil(len(losses) / 10))
+    return FinetuneStats(
+        pairs=len(pairs), steps=len(losses), epochs=config.epochs,
+        first_loss=sum(losses[:tenth]) / tenth, last_loss=sum(losses[-tenth:]) / tenth,
+        seconds=time.monotonic() - started,
+    )
