@@ -36,6 +36,8 @@ class FusionParams:
     correct: Logistic = field(default_factory=lambda: Logistic((6.0, 8.0, 0, 0, 0, 0, -1.0, 0), -4.0))
     # p(nothing in the list fits).
     out_of_list: Logistic = field(default_factory=lambda: Logistic((-6.0, 0, 0, 0, 0, 0, 2.5, -0.5), 1.5))
+    # A confirmed example counts as a view of its entry only when a ticket is nearly the same (cosine above this).
+    example_floor: float = 0.96  # near-duplicates only: same-style unrelated tickets reach 0.93 with e5
     review_below: float = 0.5
     out_of_list_above: float = 0.5
 

@@ -113,6 +113,7 @@ class Evidence:
     concept: np.ndarray
     pools: list[list[int]]  # candidate entry positions per query
     dense: list[dict[int, float]]  # entry position -> best view cosine, for pool entries
+    examples: list[dict[int, float]]  # entry position -> best confirmed-example cosine, where one was retrieved
     z_stats: list[tuple[float, float]]  # mean/std of each query's top dense scores
 
 
@@ -123,33 +124,49 @@ def judge_features(best: Candidate, margin: float, hits: dict[int, str], oos: di
 
 @dataclass
 class EntryViews:
-    """Each entry is seen through several texts (full text, bare name, aliases, confirmed examples)."""
+    """Each entry is seen through several texts (full text, bare name, aliases), stored contiguously per entry."""
 
     texts: list[str]
     entry_of_view: np.ndarray  # view -> entry position
+    starts: np.ndarray  # entry position -> its first view
 
     @classmethod
-    def build(cls, entries: tuple[DutyEntry, ...], examples: dict[str, list[str]]) -> "EntryViews":
-        texts, owners = [], []
+    def build(cls, entries: tuple[DutyEntry, ...]) -> "EntryViews":
+        texts, owners, starts = [], [], []
         for pos, entry in enumerate(entries):
-            views = [entry.text]
-            if entry.description:
-                views.append(entry.name)
-            views.extend(entry.aliases)
-            views.extend(examples.get(entry.id, ()))
+            starts.append(len(texts))
+            views = [entry.text, entry.name if entry.description else "", *entry.aliases]
             for v in dict.fromkeys(v for v in views if v):
                 texts.append(v)
                 owners.append(pos)
-        return cls(texts, np.asarray(owners, dtype=np.int64))
+        return cls(texts, np.asarray(owners, dtype=np.int64), np.asarray(starts, dtype=np.int64))
 
-    def max_per_entry(self, view_scores: np.ndarray, n_entries: int) -> np.ndarray:
+    def max_per_entry(self, view_scores: np.ndarray) -> np.ndarray:
         """(queries, views) -> (queries, entries), taking each entry's best view."""
-        out = np.full((view_scores.shape[0], n_entries), -np.inf, dtype=np.float32)
-        for col in range(view_scores.shape[1]):
-            # Views are few per entry; a column loop keeps memory flat for large catalogs.
-            pos = self.entry_of_view[col]
-            np.maximum(out[:, pos], view_scores[:, col], out=out[:, pos])
-        return out
+        return np.maximum.reduceat(view_scores, self.starts, axis=1)
+
+    def of_entries(self, positions: list[int]) -> np.ndarray:
+        ends = np.append(self.starts[1:], len(self.texts))
+        return np.concatenate([np.arange(self.starts[p], ends[p]) for p in positions])
+
+
+@dataclass
+class Examples:
+    """Texts people confirmed for an entry (reviews, training pairs). They live in the same FAISS index as the
+    entry views but count through their own channel, and only when a ticket is nearly the same: one confirmed
+    ticket must not pull every ticket written in the same hotline style onto its entry."""
+
+    texts: list[str]
+    owner: np.ndarray  # example -> entry position
+
+    @classmethod
+    def build(cls, entries: tuple[DutyEntry, ...], examples: dict[str, list[str]]) -> "Examples":
+        texts, owner = [], []
+        for pos, entry in enumerate(entries):
+            for t in dict.fromkeys(t for t in examples.get(entry.id, ()) if t):
+                texts.append(t)
+                owner.append(pos)
+        return cls(texts, np.asarray(owner, dtype=np.int64))
 
 
 @dataclass
@@ -202,7 +219,9 @@ class Matcher:
 
     def _rebuild(self) -> None:
         entries = self.catalog.entries
-        self.views = EntryViews.build(entries, self.examples)
+        self.views = EntryViews.build(entries)
+        # Examples go through the same cleaning and expansion as queries, so near-duplicates look alike.
+        self.example_views = Examples.build(entries, {k: self.prepare(v)[1] for k, v in self.examples.items()})
         self.lexical = LexicalIndex(self.segmenter).fit(self.views.texts)
         entry_concept_texts = [" ".join([e.text, *e.aliases]) for e in entries]
         self.concepts = ConceptSpace.build(self.lexicon, entry_concept_texts)
@@ -217,19 +236,28 @@ class Matcher:
                 self.examples.setdefault(entry_id, []).extend(texts)
         self._rebuild()
 
+    @property
+    def index_texts(self) -> list[str]:
+        """Entry views first, then examples: a FAISS id below len(views.texts) is an entry view."""
+        return self.views.texts + self.example_views.texts
+
     def _load_or_build_index(self) -> VectorIndex:
         meta = IndexMeta(
             catalog_version=self.catalog.version,
             model_identity=self.embedder.identity,
-            views_hash=views_hash(self.views.texts),
-            kind=choose_kind(self.settings.index_kind, len(self.views.texts)),
+            views_hash=views_hash(self.index_texts),
+            kind=choose_kind(self.settings.index_kind, len(self.index_texts)),
             dim=self.embedder.dim,
-            count=len(self.views.texts),
+            count=len(self.index_texts),
         )
         found = VectorIndex.load(self.settings.index_dir, meta)
         if found is not None:
             return found
-        vectors = self.embedder.encode_passages(self.views.texts, batch_size=self.settings.batch_size)
+        vectors = np.vstack([
+            self.embedder.encode_passages(self.views.texts, batch_size=self.settings.batch_size),
+            self.embedder.encode_queries(self.example_views.texts, batch_size=self.settings.batch_size),
+        ]) if self.example_views.texts else self.embedder.encode_passages(self.views.texts,
+                                                                            batch_size=self.settings.batch_size)
         index = VectorIndex(meta, build_faiss(vectors, meta.kind), vectors)
         try:
             index.save(self.settings.index_dir)
@@ -268,44 +296,57 @@ class Matcher:
         """Every channel's scores for a batch, over a candidate pool per query; fusion happens later."""
         n_entries = len(self.catalog.entries)
         cleaned, expanded, hits = self.prepare(texts)
-        char = self.views.max_per_entry(self.lexical.char_scores(expanded), n_entries)
+        char = self.views.max_per_entry(self.lexical.char_scores(expanded))
         bm25_views, query_words = self.lexical.word_scores(expanded)
-        bm25 = self.views.max_per_entry(bm25_views, n_entries)
+        bm25 = self.views.max_per_entry(bm25_views)
         concept = self.concepts.scores(hits)
         oos = [self.lexicon.out_of_scope.find(c) for c in cleaned]
         f = self.fusion
         lexical = f.char * char + f.bm25 * bm25 + f.concept * concept
         lexical_pool = min(lexical_pool, n_entries)
-        pools, dense, z_stats = [], [], []
+        pools, dense, examples, z_stats = [], [], [], []
+        n_views = len(self.views.texts)
         q = self.embedder.encode_queries(expanded, batch_size=self.settings.batch_size) if use_dense else None
         if q is not None:
             dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
         for i in range(len(texts)):
             pool = set(np.argpartition(-lexical[i], lexical_pool - 1)[:lexical_pool].tolist())
             by_entry: dict[int, float] = {}
+            by_example: dict[int, float] = {}
             mean, std = 0.0, 1.0
             if q is not None:
                 valid = dense_ids[i] >= 0
                 ids_i, scores_i = dense_ids[i][valid], dense_scores[i][valid]
-                # The z-score reference is always the top DENSE_POOL, whatever pool a caller asks for.
-                mean, std = float(scores_i[:DENSE_POOL].mean()), float(scores_i[:DENSE_POOL].std()) or 1.0
+                entry_view = ids_i < n_views
+                # The z-score reference is always the top DENSE_POOL entry views, whatever pool a caller asks for.
+                ref = scores_i[entry_view][:DENSE_POOL] if entry_view.any() else scores_i[:DENSE_POOL]
+                mean, std = float(ref.mean()), float(ref.std()) or 1.0
                 for vid, sc in zip(ids_i[:dense_pool], scores_i[:dense_pool]):
-                    pos = int(self.views.entry_of_view[vid])
-                    by_entry[pos] = max(by_entry.get(pos, -1.0), float(sc))
+                    if vid < n_views:
+                        pos = int(self.views.entry_of_view[vid])
+                        by_entry[pos] = max(by_entry.get(pos, -1.0), float(sc))
+                    else:
+                        pos = int(self.example_views.owner[vid - n_views])
+                        by_example[pos] = max(by_example.get(pos, -1.0), float(sc))
                 pool |= set(by_entry)
-                missing = [p for p in pool if p not in by_entry]
-                if missing:
-                    by_entry.update(self._exact_dense(q[i], missing))
+            pool |= set(by_example)
+            missing = [p for p in pool if p not in by_entry] if q is not None else []
+            if missing:
+                by_entry.update(self._exact_dense(q[i], missing))
             pools.append(sorted(pool))
             dense.append(by_entry)
+            examples.append(by_example)
             z_stats.append((mean, std))
-        return Evidence(texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, z_stats)
+        return Evidence(texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, examples, z_stats)
 
     def rank(self, ev: "Evidence", i: int, params: FusionParams, top_k: int) -> tuple[Candidate, ...]:
         mean, std = ev.z_stats[i]
         scored = []
         for pos in ev.pools[i]:
             d = ev.dense[i].get(pos, mean)
+            example = ev.examples[i].get(pos, 0.0)
+            if example >= params.example_floor:
+                d = max(d, example)
             fused = (params.char * float(ev.char[i, pos]) + params.bm25 * float(ev.bm25[i, pos])
                      + params.concept * float(ev.concept[i, pos]) + params.dense * (d - mean) / std)
             scored.append((fused, pos, d))
@@ -321,13 +362,12 @@ class Matcher:
         return self._judge(ev.texts[i], ev.cleaned[i], cands, ev.hits[i], ev.oos[i], ev.query_words[i], params)
 
     def _exact_dense(self, query_vec: np.ndarray, positions: list[int]) -> dict[int, float]:
-        wanted = set(positions)
-        view_ids = [v for v, p in enumerate(self.views.entry_of_view) if p in wanted]
+        view_ids = self.views.of_entries(positions)
         sims = self.index.vectors[view_ids] @ query_vec
         best: dict[int, float] = {}
-        for v, s in zip(view_ids, sims):
+        for v, sim in zip(view_ids, sims):
             p = int(self.views.entry_of_view[v])
-            best[p] = max(best.get(p, -1.0), float(s))
+            best[p] = max(best.get(p, -1.0), float(sim))
         return best
 
     def _judge(self, text: str, cleaned: str, cands: tuple[Candidate, ...], hits: dict[int, str],

@@ -101,7 +101,8 @@ def test_reviewed_examples_help_at_once(settings, embedder, reference_catalog, t
     m = Matcher(catalog=reference_catalog, embedder=embedder, settings=replace(settings, home=tmp_path))
     text = "村东头老槐树上的马蜂窝越来越大，已经蛰伤两个小孩"
     assert best_id(m, text) != "JB101"
-    m.add_examples({"JB101": ["村口大树上有个大马蜂窝，孩子被蛰了，请来摘掉"]})
+    # The same complaint filed again, in other words: a reviewer confirmed the first one onto JB101.
+    m.add_examples({"JB101": ["村东头老槐树上马蜂窝越来越大了，已经蛰伤了两个小孩子"]})
     assert best_id(m, text) == "JB101"
 
 

@@ -58,6 +58,7 @@ def office_chart(load: list[tuple[str, int]], path: Path, top: int = 15) -> Path
         for y, (_, n) in enumerate(rows):
             ax.text(n, y, f" {n}", va="center", fontsize=8)
         ax.set_xlabel("工单数")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title("各承办机构工单量" + (f"（前 {top} 个）" if len(load) > top else ""))
         ax.spines[["top", "right"]].set_visible(False)
         return _save(fig, path)
@@ -78,7 +79,8 @@ def monthly_chart(monthly: dict[str, dict[str, int]], path: Path) -> Path:
                 bottom = [b + v for b, v in zip(bottom, values)]
         ax.set_ylabel("工单数")
         ax.set_title("每月工单量（按清单类型）")
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.yaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(axis="x", labelrotation=60, labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
         return _save(fig, path)

@@ -44,7 +44,7 @@ class ChunkOutput:
     first_row: int
     csv_text: str  # output rows, no header
     stats: TicketStats
-    arrays: dict[str, np.ndarray]  # per-row keys for near-duplicates, day numbers, entry positions
+    arrays: dict[str, np.ndarray]  # per row: near-duplicate keys, day number, row number in the export
 
     @property
     def rows(self) -> int:
@@ -90,8 +90,6 @@ def process_chunk(chunk: ChunkInput, spec: ChunkSpec, classifier: ChunkClassifie
     n = len(chunk.values)
     stats = TicketStats()
     days = np.full(n, NO_DAY, dtype=np.int32)
-    entries = np.full(n, -1, dtype=np.int32)
-    positions = {e.id: i for i, e in enumerate(classifier.matcher.catalog.entries)}
     rows, key_texts = [], []
     date_at = headers.index(spec.columns.date) if spec.columns.date else -1
     for i, (values, prep) in enumerate(zip(chunk.values, prepared)):
@@ -103,10 +101,7 @@ def process_chunk(chunk: ChunkInput, spec: ChunkSpec, classifier: ChunkClassifie
         if day is not None:
             days[i] = day.toordinal()
         stats.add(chunk.first_row + i, None if error else m, error, day, was_routed and not error)
-        if not error and m is not None and m.best is not None and not m.flags.out_of_list:
-            entries[i] = positions.get(m.best.entry.id, -1)
         key_texts.append(m.cleaned if (m is not None and not error) else "")
     keys, valid = band_keys(key_texts)
-    arrays = {"keys": keys, "valid": valid, "days": days, "entries": entries,
-              "numbers": np.asarray(chunk.numbers, dtype=np.int64)}
+    arrays = {"keys": keys, "valid": valid, "days": days, "numbers": np.asarray(chunk.numbers, dtype=np.int64)}
     return ChunkOutput(chunk.index, chunk.first_row, _csv_text(rows), stats, arrays)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,12 @@ def merged_stats(cp: Checkpoint, n_chunks: int) -> TicketStats:
     return total
 
 
+def part_rows(cp: Checkpoint, chunk: int) -> list[list[str]]:
+    # newline="" keeps line breaks inside cells exactly as the export had them.
+    with open(cp.part_path(chunk), encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
 class PartRows:
     """Random access to a few finished rows, reading one part file at a time."""
 
@@ -57,8 +63,7 @@ class PartRows:
     def get(self, row_index: int) -> list[str]:
         chunk = row_index // self.chunk_rows
         if chunk != self._chunk:
-            text = self.cp.part_path(chunk).read_text(encoding="utf-8")
-            self._chunk, self._rows = chunk, list(csv.reader(io.StringIO(text)))
+            self._chunk, self._rows = chunk, part_rows(self.cp, chunk)
         return self._rows[row_index % self.chunk_rows]
 
 
@@ -138,8 +143,21 @@ def write_csv_output(output: Path, header: list[str], cp: Checkpoint, n_chunks: 
     atomic_write(output, write)
 
 
+def _normalise_zip(path: Path, stamp: tuple[int, int, int, int, int, int]) -> None:
+    """Rewrite a zip with one fixed timestamp on every member, so the same content gives the same bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        members = [(info.filename, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, data)
+
+
 def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks: int, report: dict,
-                      chart_paths: dict[str, Path], confidence_col: int) -> None:
+                      chart_paths: dict[str, Path], confidence_col: int, made_at: datetime) -> None:
     import openpyxl
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.drawing.image import Image
@@ -150,9 +168,12 @@ def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks:
 
     def write(tmp: Path) -> None:
         book = openpyxl.Workbook(write_only=True)
+        # Fixed document times (the input's) instead of "now": a resumed run must write the same bytes.
+        book.properties.creator = "lvzhi"
+        book.properties.created = book.properties.modified = made_at
         sheet, count, number = None, XLSX_MAX_ROWS, 0
         for i in range(n_chunks):
-            for cells in csv.reader(io.StringIO(cp.part_path(i).read_text(encoding="utf-8"))):
+            for cells in part_rows(cp, i):
                 if count >= XLSX_MAX_ROWS:
                     number += 1
                     sheet = book.create_sheet("结果" if number == 1 else f"结果{number}")
@@ -186,12 +207,20 @@ def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks:
                 pictures.add_image(img)
                 anchor_row += int(img.height / 20) + 2
         book.save(tmp)
+        _normalise_zip(tmp, made_at.timetuple()[:6])
 
     atomic_write(output, write)
 
 
+def remove_stale_temporaries(paths: list[Path]) -> None:
+    """Temp files a killed run left beside the outputs (atomic_write names them .NAME*.partSUFFIX)."""
+    for path in paths:
+        for stale in path.parent.glob(f".{path.name}*.part{path.suffix}"):
+            stale.unlink(missing_ok=True)
+
+
 def finish(*, cp: Checkpoint, n_chunks: int, spec: ChunkSpec, chunk_rows: int, catalog: Catalog, output: Path,
-           header: list[str], zombie_months: int, report_format: str, input_name: str, fast: bool,
+           header: list[str], zombie_months: int, report_format: str, input_path: Path, fast: bool,
            segmenter=None) -> tuple[Outputs, TicketStats]:
     stats = merged_stats(cp, n_chunks)
     duplicates = summarise_duplicates(cp, n_chunks, spec, chunk_rows)
@@ -199,14 +228,17 @@ def finish(*, cp: Checkpoint, n_chunks: int, spec: ChunkSpec, chunk_rows: int, c
     sample = [(int(numbers[i]), text, cleaned) for i, text, cleaned in stats.sample_texts()]
     themes = cluster_themes(sample, stats.by_list_type.get("清单之外", 0), segmenter)
     r = build_report(catalog=catalog, stats=stats, duplicates=duplicates, themes=themes,
-                     zombie_months=zombie_months, columns=spec.columns.to_dict(), input_name=input_name,
+                     zombie_months=zombie_months, columns=spec.columns.to_dict(), input_name=input_path.name,
                      output_name=output.name, fast=fast)
+    report_path, json_path = output_paths(output, report_format)
+    remove_stale_temporaries([output, report_path, json_path, *(output.with_name(f"{output.stem}.chart-{k}.png")
+                                                                for k in ("office", "share", "monthly"))])
     chart_paths = make_charts(r, output)
     r["charts"] = [p.name for p in chart_paths.values()]
-    report_path, json_path = output_paths(output, report_format)
     write_report(r, report_path, json_path, {k: p.name for k, p in chart_paths.items()})
     if output.suffix.lower() == ".xlsx":
-        write_xlsx_output(output, header, cp, n_chunks, r, chart_paths, len(spec.headers) + 5)
+        made_at = datetime.fromtimestamp(int(input_path.stat().st_mtime), tz=timezone.utc).replace(tzinfo=None)
+        write_xlsx_output(output, header, cp, n_chunks, r, chart_paths, len(spec.headers) + 5, made_at)
     else:
         write_csv_output(output, header, cp, n_chunks)
     return Outputs(output, report_path, json_path, list(chart_paths.values())), stats

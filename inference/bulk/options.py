@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.bulk.rowtext import DEFAULT_MAX_CHARS
+from inference.fast import CascadePolicy
 
 
 @dataclass
@@ -20,6 +21,7 @@ class BulkOptions:
     fast: bool = False
     report_format: str = "md"  # md | html (a JSON twin is always written)
     max_chars: int = DEFAULT_MAX_CHARS  # longer tickets get an error instead of a guess
+    fast_policy: CascadePolicy | None = None  # which rows --fast sends to the transformer (None = the default)
 
 
 @dataclass

@@ -57,7 +57,7 @@ class RayEngine:
 
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=self.address, log_to_driver=False)
             else:
                 ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False)
             self._started_ray = True

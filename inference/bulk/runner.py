@@ -74,7 +74,7 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
     columns = detect_columns(headers, sample, options.text_col, options.title_col, options.date_col)
     spec = ChunkSpec(tuple(headers), columns, options.max_chars)
     fast = options.fast
-    policy = CascadePolicy()
+    policy = options.fast_policy or CascadePolicy()
 
     if options.engine == "local" and matcher is None:
         from inference.loader import load_matcher
@@ -123,7 +123,7 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
         header = headers + result_headers(headers)
         outputs, stats = finish(cp=cp, n_chunks=n_chunks, spec=spec, chunk_rows=options.chunk_rows,
                                 catalog=catalog, output=output, header=header, zombie_months=options.zombie_months,
-                                report_format=options.report_format, input_name=input.name, fast=fast,
+                                report_format=options.report_format, input_path=input, fast=fast,
                                 segmenter=matcher.segmenter if matcher is not None else None)
         if progress:
             pace.total = pace.done

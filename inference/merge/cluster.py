@@ -24,7 +24,7 @@ class _Cluster:
     members: list[int]
     mass: float  # items, counting duplicates folded into one text
     first: int  # smallest member index: the deterministic tie-breaker
-    links: dict[int, list[float]]  # other cluster -> [sum of w*w'*sim, sum of w*w'] over graph pairs
+    links: dict[int, list[float]]  # other cluster -> [sum of w*w'*sim, sum of w*w', pairs] over graph pairs
 
 
 def _spread(members: list[int], limit: int) -> np.ndarray:
@@ -48,8 +48,8 @@ def average_link(
     clusters: dict[int, _Cluster] = {i: _Cluster([i], float(weight[i]), i, {}) for i in range(n)}
     for a, b, s in zip(edges.a.tolist(), edges.b.tolist(), edges.sim.tolist()):
         w = float(weight[a] * weight[b])
-        clusters[a].links[b] = [w * s, w]
-        clusters[b].links[a] = [w * s, w]
+        clusters[a].links[b] = [w * s, w, 1]
+        clusters[b].links[a] = [w * s, w, 1]
 
     heap: list[tuple[float, int, int, int, int, bool]] = []
 
@@ -58,10 +58,14 @@ def average_link(
         lo, hi = (ca, cb) if x.first < y.first else (cb, ca)
         heapq.heappush(heap, (-round(value, 6), clusters[lo].first, clusters[hi].first, lo, hi, exact))
 
+    def known_exactly(x: _Cluster, y: _Cluster, pairs: float) -> bool:
+        # When the graph holds every member pair, its average is already the exact one.
+        return pairs >= len(x.members) * len(y.members)
+
     for cid, c in clusters.items():
-        for other, (ws, w) in c.links.items():
+        for other, (ws, w, pairs) in c.links.items():
             if cid < other:
-                push(cid, other, ws / w, False)
+                push(cid, other, ws / w, True)
 
     def exact_average(x: _Cluster, y: _Cluster) -> float:
         limit = max(1, int(MAX_EXACT_PAIRS ** 0.5))
@@ -87,30 +91,27 @@ def average_link(
         links = big.links
         links.pop(ca, None)
         links.pop(cb, None)
-        for other, (ws, w) in small.links.items():
+        for other, (ws, w, pairs) in small.links.items():
             if other in (ca, cb):
                 continue
             if other in links:
                 links[other][0] += ws
                 links[other][1] += w
+                links[other][2] += pairs
             else:
-                links[other] = [ws, w]
+                links[other] = [ws, w, pairs]
         merged = _Cluster(sorted(x.members + y.members), x.mass + y.mass, min(x.first, y.first), links)
         del clusters[ca], clusters[cb]
         cid = next_id
         next_id += 1
         clusters[cid] = merged
         alive -= 1
-        for other, (ws, w) in links.items():
+        for other, (ws, w, pairs) in links.items():
             o = clusters[other].links
-            summed = [0.0, 0.0]
             for dead in (ca, cb):
-                if dead in o:
-                    v = o.pop(dead)
-                    summed[0] += v[0]
-                    summed[1] += v[1]
-            o[cid] = summed
-            push(cid, other, ws / w, False)
+                o.pop(dead, None)
+            o[cid] = links[other]  # one shared record: both sides always see the same sums
+            push(cid, other, ws / w, known_exactly(merged, clusters[other], pairs))
 
     labels = np.empty(n, dtype=np.int64)
     for label, c in enumerate(sorted(clusters.values(), key=lambda c: c.first)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from corpus.lexicon import Lexicon
@@ -24,8 +25,12 @@ CONTROL_ACTIONS = frozenset(
 OTHER_GENERIC = frozenset(
     "工作 组织 开展 做好 落实 推进 加强 召开 举办 宣传 培训 登记 统计 台账 报送 上报 记录 公示 活动 会议 "
     "日常 年度 季度 定期 集中 专项 情况 信息 相关 人员 对象 名单 资料 建立 更新 设置 签订 配备 指导 协调 "
-    "动员 组建 入户 进村 到村 到户 村级 镇级 乡镇 社区 全镇 辖区 每月 每日 期间 工作人员".split())
+    "动员 组建 入户 进村 到村 到户 村级 镇级 乡镇 社区 全镇 辖区 辖区内 各村 每月 每日 期间 工作人员 配合 协助 负责 "
+    "督促 参与 常态化".split())
 GENERIC_WORDS = SERVICE_ACTIONS | CONTROL_ACTIONS | OTHER_GENERIC
+# Fixed orders (longest first) so trimming never depends on set iteration order.
+_LONGEST_FIRST_FILLER = tuple(sorted(OTHER_GENERIC, key=lambda w: (-len(w), w)))
+_LONGEST_FIRST_GENERIC = tuple(sorted(GENERIC_WORDS, key=lambda w: (-len(w), w)))
 
 # Endings that already make a duty name; a core ending in one gets no suffix.
 DUTY_ENDINGS = ("工作", "管理", "服务", "保障", "建设", "治理", "整治", "防治", "救助", "监管", "防控", "帮扶", "调处",
@@ -46,6 +51,7 @@ class NameEvidence:
 
     cleaned: list[str]
     words: list[list[str]]
+    content: list[list[str]]  # words without the generic ones
     concepts: list[frozenset[int]]
     phrases: list[dict[int, str]]  # concept -> the phrase of it found in the text
     word_idf: dict[str, float]
@@ -59,13 +65,15 @@ def gather_evidence(cleaned: list[str], hits: list[dict[int, str]], segmenter: S
     wdf = Counter(w for ws in words for w in ws)
     cdf = Counter(c for cs in concepts for c in cs)
     return NameEvidence(
-        cleaned=cleaned, words=words, concepts=concepts, phrases=hits,
+        cleaned=cleaned, words=words, content=[[w for w in ws if w not in GENERIC_WORDS] for ws in words],
+        concepts=concepts, phrases=hits,
         word_idf={w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in wdf.items()},
         concept_idf={c: math.log((1 + n) / (1 + d)) + 1.0 for c, d in cdf.items()},
     )
 
 
-def _shares(rows: list[int], weights: list[float], sets: list) -> dict:
+def _shares(rows: list[int], weights: list[float], sets) -> Counter:
+    """Weighted share of the group's items holding each term; `sets` is indexed by row."""
     total = sum(weights) or 1.0
     share: Counter = Counter()
     for r, w in zip(rows, weights):
@@ -74,10 +82,10 @@ def _shares(rows: list[int], weights: list[float], sets: list) -> dict:
     return share
 
 
-def _core(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexicon) -> str:
+def _core(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexicon, segmenter: Segmenter) -> str:
     concepts = lexicon.concepts.concepts
     cshare = _shares(rows, weights, ev.concepts)
-    content = [[w for w in ws if w not in GENERIC_WORDS] for ws in ev.words]
+    content = ev.content
     wshare = _shares(rows, weights, content)
     best_c = max(cshare, key=lambda c: (round(cshare[c], 6), -_first_position(c, rows, ev), ev.concept_idf.get(c, 0.0),
                                         -c), default=None)
@@ -87,7 +95,7 @@ def _core(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexi
         concept = concepts[best_c]
         return concept.official[0] if concept.official else concept.key
     if single:
-        return _trimmed(ev.cleaned[rows[0]])
+        return _trimmed(ev.cleaned[rows[0]], segmenter.words)
     if best_w is not None and wshare[best_w] >= MIN_SHARE:
         return _compound(best_w, rows, content, wshare)
     if best_c is not None:
@@ -104,19 +112,24 @@ def _first_position(concept: int, rows: list[int], ev: NameEvidence) -> int:
     return min((f for f in found if f >= 0), default=1 << 20)
 
 
-def _trimmed(text: str) -> str:
+def _trimmed(text: str, segmenter_words: Callable[[str], list[str]]) -> str:
     """A single item's own wording without leading filler (组织、年度…) and trailing actions (登记、公示…)."""
     text = "".join(ch for ch in text if not ch.isspace())
     changed = True
     while changed and text:
         changed = False
-        for w in OTHER_GENERIC:
+        for w in _LONGEST_FIRST_FILLER:
             if text.startswith(w) and len(text) > len(w) + 1:
                 text, changed = text[len(w):], True
-        for w in GENERIC_WORDS:
+        for w in _LONGEST_FIRST_GENERIC:
             if text.endswith(w) and len(text) > len(w) + 1:
                 text, changed = text[: -len(w)], True
-    return text.strip("，。、；：,.;: ")
+    text = text.strip("，。、；：,.;:（）() ")
+    if len(text) > MAX_CORE_CHARS:
+        # Too long to be a name: keep its first two content words instead.
+        words = [w for w in segmenter_words(text) if w not in GENERIC_WORDS][:2]
+        text = "".join(words) or text[:MAX_CORE_CHARS]
+    return text
 
 
 def _compound(word: str, rows: list[int], content: list[list[str]], share: Counter) -> str:
@@ -151,8 +164,9 @@ def _suffix(core: str, rows: list[int], weights: list[float], ev: NameEvidence) 
     return "工作"
 
 
-def propose_name(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexicon, fallback: str) -> str:
-    core = _core(rows, weights, ev, lexicon)[:MAX_CORE_CHARS]
+def propose_name(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexicon, segmenter: Segmenter,
+                 fallback: str) -> str:
+    core = _core(rows, weights, ev, lexicon, segmenter)[:MAX_CORE_CHARS]
     if not core:
         return fallback
     return core + _suffix(core, rows, weights, ev)
@@ -160,7 +174,6 @@ def propose_name(rows: list[int], weights: list[float], ev: NameEvidence, lexico
 
 def distinguishing_word(rows: list[int], weights: list[float], ev: NameEvidence, name: str) -> str:
     """The group's most shared content word not already in its name, to tell apart groups with the same name."""
-    content = [[w for w in ws if w not in GENERIC_WORDS and w not in name] for ws in ev.words]
-    share = _shares(rows, weights, content)
+    share = _shares(rows, weights, {r: [w for w in ev.content[r] if w not in name] for r in rows})
     best = max(share, key=lambda w: (round(share[w], 6), ev.word_idf.get(w, 0.0), w), default="")
     return best

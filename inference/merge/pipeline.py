@@ -83,7 +83,7 @@ def _describe_groups(items: list[RawItem], row_of_item: np.ndarray, labels: np.n
         member_sim, cohesion = _member_similarity(space, rows, counts)
         sim_of_row = dict(zip(rows, member_sim))
         entry, score, verdict = _place_in_catalog(space, rows, counts, matcher)
-        name = propose_name(rows, counts, evidence, matcher.lexicon, fallback=space.cleaned[rows[0]])
+        name = propose_name(rows, counts, evidence, matcher.lexicon, matcher.segmenter, fallback=space.cleaned[rows[0]])
         members = []
         for i in item_idx:
             m = space.matches[int(row_of_item[i])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,7 +23,8 @@ from models.lexical import char_text
 CATALOG_TOP_K = 5
 CATALOG_TEMPERATURE = 0.1  # fused-score units: a 0.1 lead doubles an entry's share
 BACKGROUND_SAMPLE = 512
-EDGE_CHUNK = 100_000
+EDGE_CHUNK = 20_000
+SMALL_BLOCK = 256  # member pairs up to which a block is computed densely on shared columns
 
 
 @dataclass(frozen=True)
@@ -60,33 +62,68 @@ class ItemSpace:
         scale = max(1.0 - float(h.mean()), 1e-6)
         return np.clip((cos - base) / scale, 0.0, 1.0)
 
+    @cached_property
+    def lexical(self) -> sp.csr_matrix:
+        """char | concept | catalog side by side, each scaled by the square root of its weight, so one sparse
+        product gives the weighted sum of the three."""
+        w = self.weights
+        parts = [m.astype(np.float32) * np.float32(np.sqrt(wt))
+                 for wt, m in ((w.char, self.chars), (w.concept, self.concepts), (w.catalog, self.profiles)) if wt > 0]
+        if not parts:
+            return sp.csr_matrix((len(self), 1), dtype=np.float32)
+        joined = sp.hstack(parts, format="csr", dtype=np.float32)
+        joined.sort_indices()
+        return joined
+
     def pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Similarity of rows a[i] and b[i] for each i."""
         out = np.empty(len(a), dtype=np.float32)
-        w = self.weights
+        lex = self.lexical
         for s in range(0, len(a), EDGE_CHUNK):
             ia, ib = a[s : s + EDGE_CHUNK], b[s : s + EDGE_CHUNK]
             cos = np.einsum("ij,ij->i", self.vectors[ia], self.vectors[ib])
-            out[s : s + EDGE_CHUNK] = (
-                w.dense * self._dense(cos, ia, ib, outer=False)
-                + w.char * _row_dots(self.chars, ia, ib)
-                + w.concept * _row_dots(self.concepts, ia, ib)
-                + w.catalog * _row_dots(self.profiles, ia, ib)
-            )
+            out[s : s + EDGE_CHUNK] = (self.weights.dense * self._dense(cos, ia, ib, outer=False)
+                                       + np.asarray(lex[ia].multiply(lex[ib]).sum(axis=1), np.float32).ravel())
         return np.round(out, 6)  # rounding makes ties, and so tie-breaking, independent of summation order
 
     def block(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(len(a), len(b)) similarity matrix."""
-        w = self.weights
-        sim = w.dense * self._dense(self.vectors[a] @ self.vectors[b].T, a, b, outer=True)
-        for weight, m in ((w.char, self.chars), (w.concept, self.concepts), (w.catalog, self.profiles)):
-            if weight:
-                sim += weight * (m[a] @ m[b].T).toarray()
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        sim = self.weights.dense * self._dense(self.vectors[a] @ self.vectors[b].T, a, b, outer=True)
+        sim += sparse_block(self.lexical, a, b)
         return np.round(sim.astype(np.float32), 6)
 
 
-def _row_dots(m: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.asarray(m[a].multiply(m[b]).sum(axis=1), dtype=np.float32).ravel()
+def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row position, column, value) of every stored entry of the given rows."""
+    starts = m.indptr[rows]
+    lens = m.indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lens)
+    offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+    pos = starts[owner] + offsets
+    return owner, m.indices[pos], m.data[pos]
+
+
+def sparse_block(m: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """m[a] @ m[b].T as a dense array, computed on the columns both sides use.
+
+    The clustering asks for tens of thousands of small blocks, where scipy's per-call overhead would dominate;
+    large blocks go to scipy, whose sparse product wins there.
+    """
+    if len(a) * len(b) > SMALL_BLOCK:
+        return (m[a] @ m[b].T).toarray().astype(np.float32, copy=False)
+    ra, ca, va = _gather(m, a)
+    rb, cb, vb = _gather(m, b)
+    out = np.zeros((len(a), len(b)), dtype=np.float32)
+    common = np.intersect1d(ca, cb, assume_unique=False)
+    if not len(common):
+        return out
+    keep_a, keep_b = np.isin(ca, common), np.isin(cb, common)
+    left = np.zeros((len(a), len(common)), dtype=np.float32)
+    right = np.zeros((len(b), len(common)), dtype=np.float32)
+    left[ra[keep_a], np.searchsorted(common, ca[keep_a])] = va[keep_a]
+    right[rb[keep_b], np.searchsorted(common, cb[keep_b])] = vb[keep_b]
+    return left @ right.T
 
 
 @dataclass
@@ -97,6 +134,8 @@ class _ReusedQueries:
     known: dict[str, np.ndarray]
 
     def __getattr__(self, name: str):
+        if name == "base":  # not set yet (copy, unpickle): do not recurse
+            raise AttributeError(name)
         return getattr(self.base, name)
 
     def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -143,7 +182,7 @@ def build_space(texts: list[str], matcher: Matcher, weights: SimilarityWeights |
         reuse = _ReusedQueries(matcher.embedder, dict(zip(expanded, vectors)))
         item_matcher = dataclasses.replace(matcher, embedder=reuse)
     else:
-        vectors = _lexical_vectors(chars)
+        vectors = _lexical_vectors(_char_matrix(expanded))
         item_matcher = matcher
     timings["encode"] = perf_counter() - t0
 
@@ -168,7 +207,8 @@ def _char_matrix(cleaned: list[str]) -> sp.csr_matrix:
 
 
 def _lexical_vectors(chars: sp.csr_matrix, dim: int = 128) -> np.ndarray:
-    """Stand-in dense vectors for a matcher without a transformer: a fixed-seed SVD of the char n-grams."""
+    """Stand-in dense vectors for a matcher without a transformer: a fixed-seed SVD of the char n-grams of the
+    concept-expanded texts, so official terms still bring differently worded items together."""
     from sklearn.decomposition import TruncatedSVD
 
     k = max(1, min(dim, chars.shape[1] - 1, chars.shape[0] - 1))
