@@ -259,25 +259,33 @@ def _call_merge(merge_items, items, matcher, settings: Settings, options: dict):
     return merge_items(items, **kwargs)
 
 
+def _entry_brief(entry: Any) -> dict | None:
+    if entry is None:
+        return None
+    list_type = getattr(entry, "list_type", "")
+    return {"id": entry.id, "name": entry.name, "list_type": getattr(list_type, "value", list_type),
+            "office": getattr(entry, "office", ""), "department": getattr(entry, "department", "")}
+
+
 def _group_dict(group: Any) -> dict:
+    """A merge group as the 归并 page reads it: members with their own similarity, and the nearest entry."""
     members = []
     for member in group.members:
-        item, similarity = member[0], member[1]
-        if isinstance(item, (tuple, list)):
+        if isinstance(member, (tuple, list)):  # ((id, text, township), similarity)
+            item, similarity, best = member[0], member[1], None
             item_id, text, township = (list(item) + ["", "", ""])[:3]
         else:
-            item_id, text, township = getattr(item, "id", ""), getattr(item, "text", ""), getattr(item, "township", "")
+            item, similarity, best = member.item, member.similarity, getattr(member, "best_entry", None)
+            item_id, text, township = item.id, item.text, getattr(item, "township", "")
         members.append({"id": str(item_id), "text": text, "township": township,
-                        "similarity": round(float(similarity), 4)})
+                        "similarity": round(float(similarity), 4), "best_entry": _entry_brief(best)})
     nearest = getattr(group, "nearest_entry", None)
-    if nearest is not None and not isinstance(nearest, (str, dict)):
-        nearest = _jsonable(nearest)
-    if isinstance(nearest, dict) and "entry" in nearest:
-        nearest = {**_jsonable(nearest)}
     return {
-        "group_id": _jsonable(group.group_id), "proposed_name": group.proposed_name,
-        "cohesion": round(float(group.cohesion), 4), "nearest_entry": _jsonable(nearest),
-        "verdict": _jsonable(group.verdict), "members": members,
+        "group_id": str(group.group_id), "proposed_name": group.proposed_name,
+        "cohesion": round(float(group.cohesion), 4),
+        "nearest_entry": _entry_brief(nearest) if nearest is not None and not isinstance(nearest, str) else nearest,
+        "nearest_score": round(float(getattr(group, "nearest_score", 0.0) or 0.0), 4),
+        "verdict": str(group.verdict), "members": members,
     }
 
 

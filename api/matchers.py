@@ -80,8 +80,10 @@ class CachingEmbedder:
 
 
 def _seed_cache(embedder: CachingEmbedder, matcher: Matcher) -> None:
-    if matcher.index is not None and len(matcher.views.texts) == len(matcher.index.vectors):
-        embedder.remember(matcher.views.texts, matcher.index.vectors)
+    """Vectors already in the matcher's index need not be encoded again when it is rebuilt with more examples."""
+    texts = getattr(matcher, "index_texts", None) or matcher.views.texts
+    if matcher.index is not None and len(texts) == len(matcher.index.vectors):
+        embedder.remember(texts, matcher.index.vectors)
 
 
 @dataclass
@@ -103,10 +105,10 @@ class MatcherPool:
     """Matchers by catalog version on one shared embedding model."""
 
     def __init__(self, settings: Settings, examples_for=None, embedder: Any = None) -> None:
-        """`examples_for(catalog_version) -> {entry_id: [texts]}` supplies confirmed reviews; `embedder` may be
-        given ready-made (tests share one), otherwise it is loaded from settings.model."""
+        """`examples_for(catalog) -> {entry_id: [texts]}` supplies the confirmed texts (reviews, training pairs);
+        `embedder` may be given ready-made (tests share one), otherwise it is loaded from settings.model."""
         self.settings = settings
-        self._examples_for = examples_for or (lambda version: {})
+        self._examples_for = examples_for or (lambda catalog: {})
         self._given_embedder = embedder
         self.embedder: CachingEmbedder | None = None
         self.default_version = ""
@@ -168,7 +170,7 @@ class MatcherPool:
     def _build(self, catalog: Catalog) -> Matcher:
         base = Matcher(catalog=catalog, embedder=self.embedder, settings=self.settings)
         _seed_cache(self.embedder, base)
-        examples = self._examples_for(catalog.version)
+        examples = self._examples_for(catalog)
         return self._with_examples(base, examples) if examples else base
 
     def _with_examples(self, matcher: Matcher, examples: dict[str, list[str]]) -> Matcher:

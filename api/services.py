@@ -10,6 +10,7 @@ from api.batcher import ClassifyBatcher
 from api.jobs import JobRunner
 from api.matchers import MatcherPool
 from api.store import Store
+from corpus.schema import Catalog
 from lvzhi.config import Settings
 
 
@@ -25,7 +26,17 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, embedder: Any = None) -> "Services":
         store = Store.open(settings)
-        pool = MatcherPool(settings, examples_for=store.reviews.confirmed_examples, embedder=embedder)
+
+        def examples_for(catalog: Catalog) -> dict[str, list[str]]:
+            # The same confirmed texts `lvzhi classify` and `lvzhi bulk` put in their index (reviews from this
+            # database, `lvzhi train` examples, carried across list versions), so the web and the CLI agree.
+            try:
+                from training.examples import stored_examples
+            except ImportError:
+                return store.reviews.confirmed_examples(catalog.version)
+            return stored_examples(settings, catalog)
+
+        pool = MatcherPool(settings, examples_for=examples_for, embedder=embedder)
         return cls(settings, store, pool, ClassifyBatcher(), JobRunner(settings, store, pool))
 
     def start(self) -> None:

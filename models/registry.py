@@ -59,14 +59,20 @@ class PromotionVerdict:
     reason: str  # Chinese, shown to the user
 
 
-def decide_promotion(candidate: ValidationScores, current: ValidationScores, force: bool = False) -> PromotionVerdict:
-    """Not worse = neither top-1 nor MRR dropped on the same validation items. Ties promote: a model trained on more
-    data that scores the same is kept, so its examples and catalog pairs are not thrown away."""
+def score_drops(candidate: ValidationScores, current: ValidationScores) -> list[str]:
+    """The measures on which candidate is below current, in words ("Top-1 0.800 → 0.750")."""
     drops = []
     if candidate.top1 < current.top1:
         drops.append(f"Top-1 {current.top1:.3f} → {candidate.top1:.3f}")
     if candidate.mrr < current.mrr:
         drops.append(f"MRR {current.mrr:.3f} → {candidate.mrr:.3f}")
+    return drops
+
+
+def decide_promotion(candidate: ValidationScores, current: ValidationScores, force: bool = False) -> PromotionVerdict:
+    """Not worse = neither top-1 nor MRR dropped on the same validation items. Ties promote: a model trained on more
+    data that scores the same is kept, so its examples and catalog pairs are not thrown away."""
+    drops = score_drops(candidate, current)
     if not drops:
         return PromotionVerdict(True, "验证集上不差于当前模型")
     if force:

@@ -322,9 +322,10 @@ def test_catalog_import_browse_search_diff_and_classify(client, admin):
 
     diff = client.get("/api/catalogs/diff", params={"a": default, "b": version}).json()
     assert diff["a"]["version"] == default and diff["b"]["version"] == version
-    assert diff["added"] and diff["removed"]
+    assert diff["counts"]["新增"] and diff["counts"]["删除"] and diff["changes"]
+    assert sum(diff["counts"].values()) >= len(diff["changes"])
     same = client.get("/api/catalogs/diff", params={"a": version, "b": version}).json()
-    assert not (same["added"] or same["removed"] or same["changed"] or same["moved"])
+    assert same["changes"] == [] and same["unchanged"] == imported["entries"]
 
     answer = client.post("/api/classify", json={"text": "小区周边蚊子、蟑螂、老鼠特别多，能不能组织统一消杀一次？",
                                                 "catalog": version[:8]}).json()
@@ -384,3 +385,54 @@ def test_pages_render_in_chinese_and_gate_by_role(client):
     finally:
         client.cookies.clear()
     assert client.get("/static/app.css").status_code == 200
+
+
+# -- command line ------------------------------------------------------------------------------------------------------
+
+
+def test_lvzhi_user_add_creates_a_login(client, app_settings):
+    import subprocess
+    import sys
+
+    def lvzhi(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lvzhi.cli", "--home", str(app_settings.home), "user", *args],
+                              input=stdin, capture_output=True, text=True, timeout=120)
+
+    made = lvzhi("add", "王五", "--role", "reviewer", stdin="wangwu-password\n")  # the password prompt reads stdin
+    assert made.returncode == 0, made.stderr
+    assert "王五" in made.stdout and "审核人" in made.stdout
+    assert lvzhi("add", "王五", "--role", "admin", "--password", "another-password").returncode == 1
+    short = lvzhi("add", "赵六", "--role", "drafter", "--password", "short")
+    assert short.returncode == 1 and "至少 8 个字符" in short.stderr
+    assert lvzhi("add", "赵六", "--role", "boss", "--password", "long-enough-1").returncode == 2
+    assert "王五" in lvzhi("list").stdout
+    login = client.post("/api/login", json={"name": "王五", "password": "wangwu-password"})
+    assert login.status_code == 200 and login.json()["user"]["role"] == "reviewer"
+    client.cookies.clear()
+
+
+def test_diff_of_a_revised_list_names_each_change(client, admin, tmp_path):
+    reference = Path(__file__).resolve().parent.parent / "corpus" / "data" / "reference_catalog.csv"
+    with open(reference, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    removed, renamed = rows[-1], rows[1]
+    revised = [dict(r) for r in rows[:-1]]
+    revised[1]["事项名称"] = renamed["事项名称"] + "（调整）"
+    revised.append({**rows[0], "序号": "JB999", "事项名称": "城市书房运营管理", "具体内容": "运营管理城市书房，组织全民阅读活动。"})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(revised)
+    reply = client.post("/api/catalogs", params={"filename": "修订版.csv", "name": "修订版"},
+                        content=buf.getvalue().encode("utf-8"), headers=admin)
+    assert reply.status_code == 200, reply.text
+    default = client.get("/api/catalogs").json()["default_version"]
+    diff = client.get("/api/catalogs/diff", params={"a": default, "b": reply.json()["version"]}).json()
+    by_kind = {}
+    for change in diff["changes"]:
+        by_kind.setdefault(change["kind"], []).append(change)
+    assert [c["old"][0]["id"] for c in by_kind["删除"]] == [removed["序号"]]
+    assert [c["new"][0]["id"] for c in by_kind["新增"]] == ["JB999"]
+    touched = [c for c in diff["changes"] if c["old"] and c["old"][0]["id"] == renamed["序号"]]
+    assert touched and "事项名称" in touched[0]["fields"]
+    assert diff["unchanged"] == len(rows) - 2

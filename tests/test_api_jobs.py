@@ -177,3 +177,33 @@ def job_state_from_db(settings: Settings, job_id: int) -> dict:
     with sqlite3.connect(settings.home / "lvzhi.db") as conn:
         conn.row_factory = sqlite3.Row
         return dict(conn.execute("SELECT status, resume, done_rows FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+
+MERGE_ITEMS = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelled" / "merge_items.csv"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("inference.merge") is None,
+                    reason="inference.merge (issue 4) is not in this tree yet")
+def test_merge_job_proposes_groups_for_review(app_settings, embedder):
+    client = start(app_settings, embedder)
+    try:
+        headers = bearer(client, "drafter")
+        reply = client.post("/api/jobs/merge", params={"filename": "原始事项.csv"}, content=MERGE_ITEMS.read_bytes(),
+                            headers=headers)
+        assert reply.status_code == 200, reply.text
+        done = finished(client, headers, reply.json()["id"])
+        assert done["status"] == "done", done
+        with open(MERGE_ITEMS, encoding="utf-8-sig", newline="") as fh:
+            item_ids = [r["编号"] for r in csv.DictReader(fh)]
+        assert done["summary"]["rows"] == len(item_ids)
+        groups = client.get(f"/api/jobs/{done['id']}/groups", headers=headers).json()
+        assert len(groups) == done["summary"]["groups"] and done["summary"]["merged_groups"] > 0
+        # Every item lands in exactly one group, and each group says what it is.
+        members = [m["id"] for g in groups for m in g["members"]]
+        assert sorted(members) == sorted(item_ids)
+        assert all(g["proposed_name"] and g["verdict"] and 0 <= g["cohesion"] <= 1 for g in groups)
+        output = next(f for f in done["files"] if f["kind"] == "output")
+        book = client.get(f"/api/jobs/{done['id']}/files/{output['name']}", headers=headers)
+        assert book.status_code == 200 and book.content.startswith(b"PK")
+    finally:
+        client.__exit__(None, None, None)

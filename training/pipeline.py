@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +14,15 @@ from inference.evaluate import load_labelled
 from lvzhi.config import Settings
 from models.e5_rebuild import sha256_of
 from models.embedder import Embedder, load_embedder
-from models.registry import ModelRecord, ModelRegistry, PromotionVerdict, ValidationScores, decide_promotion, now_iso
+from models.registry import (
+    ModelRecord,
+    ModelRegistry,
+    PromotionVerdict,
+    ValidationScores,
+    decide_promotion,
+    now_iso,
+    score_drops,
+)
 from training.data import (
     SOURCE_REVIEW,
     LabelledText,
@@ -78,8 +87,9 @@ class TrainOutcome:
     stats: FinetuneStats
     data: TrainingData
     validation: ScorePair | None  # through the whole matcher; None when there was nothing to validate on
-    validation_dense: ScorePair | None
+    validation_dense: ScorePair | None  # the model alone: what promotion is decided on
     evaluation: ScorePair | None  # the --eval set, through the whole matcher
+    evaluation_dense: ScorePair | None
     validation_source: str  # what the validation figures were computed on, in words
 
 
@@ -148,6 +158,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     before = matcher_scores(before_matcher, validation)
     before_dense = dense_scores(current, catalog, validation, settings.batch_size)
     before_eval = matcher_scores(before_matcher, eval_items) if eval_items else None
+    before_eval_dense = dense_scores(current, catalog, eval_items, settings.batch_size) if eval_items else None
     del before_matcher
 
     candidate = _clone(current)
@@ -157,14 +168,17 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     report(f"训练完成：{stats.steps} 步，用时 {stats.seconds:.0f} 秒，损失 {stats.first_loss:.3f} → {stats.last_loss:.3f}")
 
     staged = registry.staging_dir()
-    candidate.model.save(str(staged))
-    weights = staged / "model.safetensors"
-    record = registry.add(staged, ModelRecord(
-        version="", base_model=settings.model, parent=parent.version if parent else "", created_at=now_iso(),
-        data_hash=data_hash(pairs, catalog), weights_sha256=sha256_of(weights) if weights.is_file() else "",
-        catalog_name=catalog.name, catalog_version=catalog.version, train_pairs=len(pairs),
-        epochs=request.config.epochs, seed=request.config.seed,
-    ))
+    try:
+        candidate.model.save(str(staged))
+        weights = staged / "model.safetensors"
+        record = registry.add(staged, ModelRecord(
+            version="", base_model=settings.model, parent=parent.version if parent else "", created_at=now_iso(),
+            data_hash=data_hash(pairs, catalog), weights_sha256=sha256_of(weights) if weights.is_file() else "",
+            catalog_name=catalog.name, catalog_version=catalog.version, train_pairs=len(pairs),
+            epochs=request.config.epochs, seed=request.config.seed,
+        ))
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # gone already when the registry took it in
     # The same identity load_embedder will give it once promoted, so the index built here is reused then.
     candidate = replace(candidate, name=record.display_name,
                         identity=f"{record.display_name}@{record.weights_sha256[:12]}")
@@ -173,9 +187,15 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     after = matcher_scores(after_matcher, validation)
     after_dense = dense_scores(candidate, catalog, validation, settings.batch_size)
     after_eval = matcher_scores(after_matcher, eval_items) if eval_items else None
+    after_eval_dense = dense_scores(candidate, catalog, eval_items, settings.batch_size) if eval_items else None
 
     if validation:
-        verdict = decide_promotion(after, before, request.force)
+        # The model is what gets promoted, so it is judged on its own ranking; the whole matcher's figures are
+        # reported beside it and a drop there is named in the verdict, never passed over in silence.
+        verdict = decide_promotion(after_dense, before_dense, request.force)
+        matcher_drops = score_drops(after, before)
+        if verdict.promote and matcher_drops:
+            verdict = replace(verdict, reason=verdict.reason + "；注意：完整匹配的" + "，".join(matcher_drops))
     elif request.force:
         verdict = PromotionVerdict(True, "没有验证数据，无法比较；指定了 --force，仍然启用")
     else:
@@ -187,6 +207,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
         metrics["validation_dense"] = ScorePair(before_dense, after_dense).to_dict()
     if eval_items:
         metrics["eval"] = ScorePair(before_eval, after_eval).to_dict()
+        metrics["eval_dense"] = ScorePair(before_eval_dense, after_eval_dense).to_dict()
     record = registry.update(replace(record, metrics=metrics))
     record = registry.promote(record, verdict)
     if not verdict.promote and not request.keep_refused_weights:
@@ -199,5 +220,6 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
         validation=ScorePair(before, after) if validation else None,
         validation_dense=ScorePair(before_dense, after_dense) if validation else None,
         evaluation=ScorePair(before_eval, after_eval) if eval_items else None,
+        evaluation_dense=ScorePair(before_eval_dense, after_eval_dense) if eval_items else None,
         validation_source=validation_source,
     )

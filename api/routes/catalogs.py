@@ -61,11 +61,12 @@ async def import_uploaded(request: Request, name: str = "", list_type: str = "",
                          "entries": len(saved), "counts": counts, "imported_by": user.name})
 
 
-@router.get("/diff", summary="比较两个清单版本：新增、删除、修改、改号")
+@router.get("/diff", summary="比较两个清单版本：新增、删除、更名、合并、拆分、内容修改")
 def diff(request: Request, a: str = Query(..., description="旧版本"), b: str = Query(..., description="新版本")) -> dict:
     pool = services(request).pool
     old, new = pool.catalog(a), pool.catalog(b)
-    result = diff_catalogs(old, new)
+    # With the model loaded, entries are also paired by meaning (the passage cache makes this cheap).
+    result = diff_catalogs(old, new, pool.embedder if pool.ready else None)
     result.update(a={"version": old.version, "name": old.name, "entries": len(old)},
                   b={"version": new.version, "name": new.name, "entries": len(new)})
     return result

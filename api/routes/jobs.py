@@ -20,8 +20,8 @@ from api.uploads import check_table, receive_upload
 router = APIRouter(prefix="/api/jobs", tags=["批量与归并任务"])
 
 # Options a form or query may set; each job kind passes on the ones its function knows.
-OPTION_FIELDS = ("text_col", "title_col", "date_col", "zombie_months", "fast", "chunk_rows", "granularity",
-                 "target_groups", "cross_township")
+OPTION_FIELDS = ("text_col", "title_col", "date_col", "zombie_months", "fast", "chunk_rows", "report_format",
+                 "granularity", "target_groups", "cross_township")
 _INT_OPTIONS = ("zombie_months", "chunk_rows", "target_groups")
 _FLOAT_OPTIONS = ("granularity",)
 _BOOL_OPTIONS = ("fast", "cross_township")
@@ -46,7 +46,15 @@ def _options(values: dict[str, str]) -> dict:
             raise HTTPException(422, f"参数 {name} 的值「{raw}」格式不对") from None
     if not 10 <= options.get("chunk_rows", 2000) <= 100_000:
         raise HTTPException(422, "chunk_rows 应在 10 到 100000 之间")
+    if options.get("report_format", "md") not in ("md", "html"):
+        raise HTTPException(422, "report_format 只能是 md 或 html")
     return options
+
+
+def safe_name(original: str, suffix: str) -> str:
+    """The user's file name, made safe to keep on disk (reports and downloads then carry the name they know)."""
+    stem = "".join(ch for ch in Path(original).stem if ch.isprintable() and ch not in '/\\:*?"<>|').strip(" .")
+    return (stem[:80] or "上传文件") + suffix
 
 
 def _visible_job(request: Request, job_id: int, user: User) -> Job:
@@ -69,11 +77,12 @@ async def _submit(request: Request, kind: str, user: User, output_format: str) -
         options = _options(values)
         catalog = (values.get("catalog") or "").strip()
         version = await run_in_threadpool(svc.pool.resolve_version, catalog) if catalog else ""
-        stem = Path(upload.original_name).stem or "上传文件"
+        named = folder / safe_name(upload.original_name, upload.path.suffix)
+        upload.path.rename(named)
         label = "匹配结果" if kind == "bulk" else "归并建议"
-        output = folder / f"{stem}_{label}.{output_format if kind == 'bulk' else 'xlsx'}"
+        output = folder / f"{named.stem}_{label}.{output_format if kind == 'bulk' else 'xlsx'}"
         job = await run_in_threadpool(svc.store.jobs.add, kind, user.name, upload.original_name,
-                                      str(upload.path), str(output), options, version)
+                                      str(named), str(output), options, version)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -113,18 +122,28 @@ def cancel_job(job_id: int, request: Request, user: User = Depends(require_draft
     return services(request).store.jobs.request_cancel(job_id).to_dict()
 
 
-@router.get("/{job_id}/files/{index}", summary="下载任务结果文件（结果表、报告、图表）")
-def download(job_id: int, index: int, request: Request, user: User = Depends(require_drafter)) -> FileResponse:
+@router.get("/{job_id}/files/{name}", summary="下载任务结果文件（结果表、报告、图表），按文件名或序号")
+def download(job_id: int, name: str, request: Request, user: User = Depends(require_drafter)) -> FileResponse:
     job = _visible_job(request, job_id, user)
-    files = job.result.get("files", [])
-    if job.status != "done" or not 0 <= index < len(files):
+    files = job.result.get("files", []) if job.status == "done" else []
+    found = [f for f in files if f["name"] == name]
+    if not found and name.isdigit() and int(name) < len(files):
+        found = [files[int(name)]]
+    if not found:
         raise HTTPException(404, "没有这个结果文件（任务可能尚未完成）")
     job_dir = Path(job.input_path).parent.resolve()
-    path = (job_dir / files[index]["path"]).resolve()
+    path = (job_dir / found[0]["path"]).resolve()
     if not path.is_relative_to(job_dir) or not path.is_file():
         raise HTTPException(404, "结果文件已不存在")
-    inline = path.suffix.lower() in (".png", ".svg", ".json")
-    return FileResponse(path, filename=path.name, content_disposition_type="inline" if inline else "attachment")
+    suffix = path.suffix.lower()
+    inline = suffix in (".png", ".svg", ".json", ".html", ".md")
+    headers = {}
+    if suffix == ".html":
+        # The report is shown in a frame on the page: images and inline styles only, never scripts.
+        headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    media = "text/markdown; charset=utf-8" if suffix == ".md" else None
+    return FileResponse(path, filename=path.name, media_type=media, headers=headers,
+                        content_disposition_type="inline" if inline else "attachment")
 
 
 @router.get("/{job_id}/groups", summary="归并任务的分组（供网页审阅）")

@@ -33,7 +33,8 @@ def health(request: Request) -> dict:
     state = svc.pool.state().to_dict()
     return {"status": "ok" if state["ready"] else ("error" if state["error"] else "loading"), **state,
             "database": svc.store.db.dialect.name, "capabilities": capabilities().to_dict(),
-            "current_job": svc.jobs.current_job}
+            "current_job": svc.jobs.current_job,
+            "classify_calls": svc.batcher.batches, "classify_texts": svc.batcher.texts}
 
 
 @router.post("/login", summary="登录：返回令牌（API 用 Bearer），同时设置网页用的 Cookie")

@@ -156,7 +156,20 @@ const LZ = (() => {
     return data;
   }
 
+  /* Custom file pickers show the chosen file's name next to the Chinese button. */
+  function wireFilePickers() {
+    for (const input of document.querySelectorAll(".file-pick input[type=file]")) {
+      const name = input.parentElement.querySelector(".file-name");
+      const show = () => { name.textContent = input.files.length ? input.files[0].name : "未选择文件"; };
+      input.addEventListener("change", show);
+      input.form && input.form.addEventListener("reset", () => setTimeout(show, 0));
+    }
+  }
+
+  const fileUrl = (job, f) => `/api/jobs/${job.id}/files/${encodeURIComponent(f.name)}`;
+
   document.addEventListener("DOMContentLoaded", () => {
+    wireFilePickers();
     const out = document.getElementById("logout");
     if (out) out.addEventListener("click", async () => {
       await api("/api/logout", { method: "POST" }).catch(() => null);
@@ -165,5 +178,5 @@ const LZ = (() => {
   });
 
   return { api, el, toast, debounce, pct, listTypeBadge, entryBadges, flagBadges, confidence, entryLine, upload,
-    duration, time, user, role, hasRole, catalogOptions, detailText };
+    duration, time, user, role, hasRole, catalogOptions, detailText, fileUrl };
 })();

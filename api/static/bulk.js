@@ -20,13 +20,18 @@
     }
     const files = document.getElementById("bulk-files");
     files.replaceChildren(...job.files.filter((f) => f.kind !== "chart").map((f) =>
-      el("a", { href: `/api/jobs/${job.id}/files/${job.files.indexOf(f)}`, class: "download", download: f.name }, `下载${f.label}（${f.name}）`)));
+      el("a", { href: LZ.fileUrl(job, f), class: "download", download: f.name }, `下载${f.label}（${f.name}）`)));
+    document.getElementById("bulk-notes").replaceChildren(...(job.summary.notes || []).map((n) => el("li", {}, n)));
+    const html = job.files.find((f) => f.kind === "report" && f.name.endsWith(".html"));
+    const frame = document.getElementById("bulk-report-frame");
+    frame.hidden = !html;
+    if (html) frame.src = LZ.fileUrl(job, html);
+    // Without an HTML report, the charts and the text report are shown directly.
     const charts = document.getElementById("bulk-charts");
-    charts.replaceChildren(...job.files.filter((f) => f.kind === "chart").map((f) =>
-      el("figure", {}, el("img", { src: `/api/jobs/${job.id}/files/${job.files.indexOf(f)}`, alt: f.label, loading: "lazy" }),
-        el("figcaption", {}, f.label))));
+    charts.replaceChildren(...(html ? [] : job.files.filter((f) => f.kind === "chart")).map((f) =>
+      el("figure", {}, el("img", { src: LZ.fileUrl(job, f), alt: f.label, loading: "lazy" }), el("figcaption", {}, f.label))));
     const text = document.getElementById("bulk-report-text");
-    text.hidden = !job.summary.report_text;
+    text.hidden = !!html || !job.summary.report_text;
     text.textContent = job.summary.report_text || "";
   }
 

@@ -37,23 +37,27 @@
     } catch (err) { toast(err.message, "error"); }
   }
 
-  function diffList(title, rows, line) {
-    if (!rows.length) return null;
-    return el("div", {}, el("h3", {}, `${title}（${rows.length}）`), el("ul", {}, rows.map((r) => el("li", {}, line(r)))));
-  }
+  const side = (entries) => entries.map((e) => `[${e.id}] ${e.name}`).join("、") || "—";
 
   $("diff-run").addEventListener("click", async () => {
     const a = $("diff-a").value, b = $("diff-b").value;
     if (!a || !b) return;
+    $("diff-result").replaceChildren(el("p", { class: "muted" }, "比对中……"));
     try {
       const d = await api(`/api/catalogs/diff?a=${a}&b=${b}`);
+      const summary = Object.entries(d.counts).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join("，");
+      const rows = d.changes.map((c) => el("tr", { dataset: { kind: c.kind } },
+        el("td", { class: "nowrap" }, el("span", { class: "badge b-tier" + ({ "新增": 2, "删除": 0, "合并": 1, "拆分": 1 }[c.kind] ?? 3) }, c.kind)),
+        el("td", {}, side(c.old)), el("td", {}, side(c.new)),
+        el("td", {}, c.fields.join("、") || "—"),
+        el("td", { class: "nowrap" }, c.similarity ? c.similarity.toFixed(2) : "—")));
       $("diff-result").replaceChildren(
-        el("p", {}, `「${d.a.name}」（${d.a.entries} 项）→「${d.b.name}」（${d.b.entries} 项）：新增 ${d.added.length}，删除 ${d.removed.length}，` +
-          `修改 ${d.changed.length}，改号 ${d.moved.length}，未变 ${d.unchanged}。比对方法：${d.method}`),
-        diffList("新增", d.added, (e) => [`[${e.id}] ${e.name} `, listTypeBadge(e.list_type)]),
-        diffList("删除", d.removed, (e) => [`[${e.id}] ${e.name} `, listTypeBadge(e.list_type)]),
-        diffList("修改", d.changed, (c) => `[${c.id}] ${c.name}：` + Object.entries(c.fields).map(([f, [o, n]]) => `${f}「${o}」→「${n}」`).join("；")),
-        diffList("改号", d.moved, (m) => `${m.name}：${m.old_id} → ${m.new_id}`));
+        el("p", {}, `「${d.a.name}」（${d.a.entries} 项）→「${d.b.name}」（${d.b.entries} 项）：${summary || "完全相同"}。`),
+        el("p", { class: "muted" }, "比对方法：" + d.method),
+        rows.length ? el("table", { class: "table", id: "diff-table" },
+          el("thead", {}, el("tr", {}, el("th", {}, "变化"), el("th", {}, "旧版本事项"), el("th", {}, "新版本事项"),
+            el("th", {}, "改动的字段"), el("th", {}, "相似度"))),
+          el("tbody", {}, rows)) : null);
     } catch (err) { toast(err.message, "error"); }
   });
 

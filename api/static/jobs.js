@@ -19,8 +19,8 @@ const LZJobs = (() => {
   }
 
   function fileLinks(job) {
-    return (job.files || []).filter((f) => f.kind !== "chart" && f.kind !== "groups").map((f, i) =>
-      el("a", { href: `/api/jobs/${job.id}/files/${job.files.indexOf(f)}`, class: "download", download: f.name }, "下载" + f.label));
+    return (job.files || []).filter((f) => f.kind !== "chart" && f.kind !== "groups").map((f) =>
+      el("a", { href: LZ.fileUrl(job, f), class: "download", download: f.name }, "下载" + f.label));
   }
 
   function render(tbody, empty, jobs, selectedId, onSelect) {
@@ -38,11 +38,11 @@ const LZJobs = (() => {
         } }, "取消"));
       }
       tbody.append(el("tr", { class: job.id === selectedId ? "selected" : "", dataset: { jobId: job.id, status: job.status } },
-        el("td", {}, "#" + job.id),
+        el("td", { class: "nowrap" }, "#" + job.id),
         el("td", {}, job.original_name),
-        el("td", { class: "st-" + job.status }, job.status_label),
+        el("td", { class: "nowrap st-" + job.status }, job.status_label),
         progressCell(job),
-        el("td", {}, LZ.time(job.created_at)),
+        el("td", { class: "nowrap" }, LZ.time(job.created_at)),
         el("td", { class: "actions" }, actions)));
     }
   }

@@ -8,14 +8,13 @@
   const filter = document.getElementById("merge-filter");
   let groups = [];
 
-  const VERDICT_CLASS = { "现有事项": "lt-基本", "新事项": "b-review", "收回事项": "lt-收回", "僵尸事项": "b-zombie" };
+  const VERDICT_CLASS = { "对应现有事项": "lt-基本", "新增事项": "b-review", "收回事项": "lt-收回", "僵尸事项": "b-zombie" };
 
-  function nearestText(n) {
+  function nearestText(g) {
+    const n = g.nearest_entry;
     if (!n) return "—";
     if (typeof n === "string") return n;
-    const e = n.entry || n;
-    const sim = n.similarity ?? n.score;
-    return `[${e.id ?? ""}] ${e.name ?? ""}` + (sim !== undefined ? `（相似度 ${Number(sim).toFixed(2)}）` : "");
+    return `[${n.id}] ${n.name}（${LZ.pct(g.nearest_score)}）`;
   }
 
   function draw() {
@@ -26,11 +25,13 @@
       el("div", { class: "group-head" },
         el("span", { class: "group-name" }, g.proposed_name),
         el("span", { class: "badge " + (VERDICT_CLASS[g.verdict] || "b-tier3") }, String(g.verdict ?? "")),
-        el("span", { class: "muted" }, `${g.members.length} 项 · 凝聚度 ${g.cohesion.toFixed(2)} · 最接近：${nearestText(g.nearest_entry)}`)),
+        el("span", { class: "muted" }, `${g.members.length} 项 · 凝聚度 ${g.cohesion.toFixed(2)} · 最接近：${nearestText(g)}`)),
       el("table", { class: "table" },
-        el("thead", {}, el("tr", {}, el("th", {}, "编号"), el("th", {}, "内容"), el("th", {}, "乡镇"), el("th", {}, "与组相似度"))),
-        el("tbody", {}, g.members.map((m) => el("tr", {}, el("td", {}, m.id), el("td", {}, m.text), el("td", {}, m.township || "—"),
-          el("td", {}, m.similarity.toFixed(2)))))))));
+        el("thead", {}, el("tr", {}, el("th", {}, "编号"), el("th", {}, "内容"), el("th", {}, "乡镇"), el("th", {}, "与组相似度"),
+          el("th", {}, "单项最接近事项"))),
+        el("tbody", {}, g.members.map((m) => el("tr", {}, el("td", { class: "nowrap" }, m.id), el("td", {}, m.text),
+          el("td", { class: "nowrap" }, m.township || "—"), el("td", {}, m.similarity.toFixed(2)),
+          el("td", {}, m.best_entry ? `[${m.best_entry.id}] ${m.best_entry.name}` : "—"))))))));
     if (shown.length > 300) box.append(el("p", { class: "muted" }, `只显示前 300 组，共 ${shown.length} 组；完整结果请下载 XLSX。`));
     if (!shown.length) box.append(el("p", { class: "muted" }, "没有符合条件的分组。"));
   }

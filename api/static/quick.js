@@ -53,6 +53,7 @@
           [el("dt", {}, "置信度"), el("dd", {}, confidence(m.confidence))]),
         el("div", { class: "flags" }, flagBadges(m)),
         m.why.length ? el("p", { class: "why" }, "依据：" + m.why.join("、")) : null,
+        m.candidates.length > 1 ? el("p", { class: "alts-title" }, "其他候选") : null,
         m.candidates.length > 1 ? el("ol", { class: "alts" },
           m.candidates.slice(1).map((c) => el("li", {}, entryLine(c, el("span", { class: "score" }, "得分 " + c.score.toFixed(2)))))) : null,
         sendButton(m, data.catalog_version));

@@ -143,12 +143,18 @@ def write_csv_output(output: Path, header: list[str], cp: Checkpoint, n_chunks: 
     atomic_write(output, write)
 
 
-def _normalise_zip(path: Path, stamp: tuple[int, int, int, int, int, int]) -> None:
-    """Rewrite a zip with one fixed timestamp on every member, so the same content gives the same bytes."""
+def _normalise_xlsx(path: Path, made_at: datetime) -> None:
+    """Rewrite the workbook with one fixed time on every zip member and as the document's modified time (openpyxl
+    stamps "now" while saving), so the same content always gives the same bytes."""
+    import re
     import zipfile
 
+    stamp = made_at.timetuple()[:6]
+    fixed = made_at.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     with zipfile.ZipFile(path) as src:
         members = [(info.filename, src.read(info)) for info in src.infolist()]
+    members = [(name, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + fixed + rb"\g<2>",
+                             data) if name == "docProps/core.xml" else data) for name, data in members]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name, data in members:
             info = zipfile.ZipInfo(name, date_time=stamp)
@@ -207,7 +213,7 @@ def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks:
                 pictures.add_image(img)
                 anchor_row += int(img.height / 20) + 2
         book.save(tmp)
-        _normalise_zip(tmp, made_at.timetuple()[:6])
+        _normalise_xlsx(tmp, made_at)
 
     atomic_write(output, write)
 

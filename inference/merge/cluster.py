@@ -48,8 +48,9 @@ def average_link(
     clusters: dict[int, _Cluster] = {i: _Cluster([i], float(weight[i]), i, {}) for i in range(n)}
     for a, b, s in zip(edges.a.tolist(), edges.b.tolist(), edges.sim.tolist()):
         w = float(weight[a] * weight[b])
-        clusters[a].links[b] = [w * s, w, 1]
-        clusters[b].links[a] = [w * s, w, 1]
+        record = [w * s, w, 1]  # shared by both sides, so an update on one is seen by the other
+        clusters[a].links[b] = record
+        clusters[b].links[a] = record
 
     heap: list[tuple[float, int, int, int, int, bool]] = []
 
@@ -67,12 +68,17 @@ def average_link(
             if cid < other:
                 push(cid, other, ws / w, True)
 
-    def exact_average(x: _Cluster, y: _Cluster) -> float:
+    def exact_average(x: _Cluster, y: _Cluster, record: list[float]) -> float:
+        """Exact average over all member pairs; stored in the pair's record, so after later merges the sums
+        still add up exactly (average linkage is a weighted sum) and need no recomputing."""
         limit = max(1, int(MAX_EXACT_PAIRS ** 0.5))
         ia, ib = _spread(x.members, limit), _spread(y.members, limit)
-        sims = block(ia, ib)
         wa, wb = weight[ia], weight[ib]
-        return float(wa @ sims @ wb / (wa.sum() * wb.sum()))
+        average = float(wa @ block(ia, ib) @ wb / (wa.sum() * wb.sum()))
+        record[1] = float(x.mass * y.mass)
+        record[0] = average * record[1]
+        record[2] = len(x.members) * len(y.members)
+        return average
 
     alive = n
     next_id = n
@@ -84,7 +90,7 @@ def average_link(
             break
         x, y = clusters[ca], clusters[cb]
         if not exact:
-            push(ca, cb, exact_average(x, y), True)
+            push(ca, cb, exact_average(x, y, x.links[cb]), True)
             continue
         # Merge the smaller link table into the larger one: the dead clusters' tables are not needed again.
         big, small = (x, y) if len(x.links) >= len(y.links) else (y, x)

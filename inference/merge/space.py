@@ -54,13 +54,16 @@ class ItemSpace:
     def __len__(self) -> int:
         return len(self.texts)
 
+    @cached_property
+    def _dense_scale(self) -> float:
+        return max(1.0 - float(self.hubness.mean()), 1e-6) if len(self.hubness) else 1.0
+
     def _dense(self, cos: np.ndarray, a: np.ndarray, b: np.ndarray, outer: bool) -> np.ndarray:
         # Some texts sit close to everything (short, generic wording); judging each pair against the two
         # texts' own background level keeps those from pulling unrelated items together.
         h = self.hubness
         base = (h[a][:, None] + h[b][None, :]) / 2 if outer else (h[a] + h[b]) / 2
-        scale = max(1.0 - float(h.mean()), 1e-6)
-        return np.clip((cos - base) / scale, 0.0, 1.0)
+        return np.clip((cos - base) / self._dense_scale, 0.0, 1.0)
 
     @cached_property
     def lexical(self) -> sp.csr_matrix:
@@ -91,7 +94,7 @@ class ItemSpace:
         a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         sim = self.weights.dense * self._dense(self.vectors[a] @ self.vectors[b].T, a, b, outer=True)
         sim += sparse_block(self.lexical, a, b)
-        return np.round(sim.astype(np.float32), 6)
+        return sim.astype(np.float32, copy=False)
 
 
 def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from inference.bulk import BulkOptions, run_bulk
 from inference.bulk.checkpoint import CheckpointError, checkpoint_dir
 from inference.bulk.columns import ColumnError
 from inference.bulk.progress import ProgressPrinter
+from inference.fast import CascadePolicy
 from lvzhi.config import Settings
 
 
@@ -22,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title-col", help="标题列，拼接在文本前（默认自动识别；传空字符串表示不用标题）")
     p.add_argument("--date-col", help="日期列（默认自动识别；传空字符串表示不用日期）")
     p.add_argument("--fast", action="store_true", help="快速模式：先用词法匹配，仅对不确定的工单调用向量模型")
+    p.add_argument("--fast-margin", type=float, default=None,
+                   help="快速模式下词法首选领先次选不足此值即交给向量模型（默认 {}；越大越准、越慢）".format(
+                       CascadePolicy().margin_below))
     p.add_argument("--resume", action="store_true", help="从上次中断处继续（输出与不中断时完全相同）")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="执行引擎（默认 local）")
     p.add_argument("--ray-address", help="Ray 集群地址；不填时在本机启动 Ray")
@@ -36,7 +40,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     options = BulkOptions(text_col=args.text_col, title_col=args.title_col, date_col=args.date_col,
                           engine=args.engine, ray_address=args.ray_address, zombie_months=args.zombie_months,
                           chunk_rows=args.chunk_rows, fast=args.fast or settings.fast,
-                          report_format=args.report_format)
+                          report_format=args.report_format,
+                          fast_policy=CascadePolicy(margin_below=args.fast_margin) if args.fast_margin is not None
+                          else None)
     if args.zombie_months < 1:
         print("错误：--zombie-months 须为正整数", file=sys.stderr)
         return 2

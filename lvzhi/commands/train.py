@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-refused", action="store_true", help="未启用的模型也保留权重（默认删除以节省磁盘）")
     p.add_argument("--quiet", action="store_true", help="不显示进度条")
     p.add_argument("--json", action="store_true", help="最后输出一个 JSON 对象")
-    p.set_defaults(run=run, settings_overrides=lambda a: {"catalog": a.train_catalog})
+    p.set_defaults(run=run)
 
 
 def _scores_table(title: str, pair: ScorePair) -> list[str]:
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("--epochs 至少为 1，--batch-size 至少为 2")
     if not 0 <= args.validation < 1:
         raise ValueError("--validation 应在 0 到 1 之间")
+    if args.train_catalog:
+        settings = settings.with_overrides(catalog=args.train_catalog)
     catalog = load_catalog(settings)
     print(f"清单：{catalog.name}（版本 {catalog.version}，{len(catalog)} 项）")
     request = TrainRequest(
@@ -68,11 +70,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     outcome = run_training(settings, catalog, request)
     if outcome.validation:
-        for line in _scores_table(f"{outcome.validation_source}，完整匹配", outcome.validation):
+        for line in _scores_table(f"{outcome.validation_source}，模型本身（据此决定是否启用）", outcome.validation_dense):
             print(line)
-        for line in _scores_table("同上，仅向量模型", outcome.validation_dense):
+        for line in _scores_table(f"{outcome.validation_source}，完整匹配（含词法与示例）", outcome.validation):
             print(line)
     if outcome.evaluation and outcome.validation_source == "验证集":
+        for line in _scores_table(f"评估集 {args.eval[0].name}，模型本身", outcome.evaluation_dense):
+            print(line)
         for line in _scores_table(f"评估集 {args.eval[0].name}，完整匹配", outcome.evaluation):
             print(line)
     r = outcome.record

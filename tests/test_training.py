@@ -1,0 +1,197 @@
+"""Real fine-tuning of the real default model on a small list of confusable entries, promotion, refusal, rollback.
+
+One training run is shared by the module (about a minute on one CPU thread); a second one, on deliberately wrong
+labels, is run through the command line and must be refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.importer import import_catalog
+from corpus.tables import write_table
+from inference.loader import load_matcher
+from lvzhi.cli import main
+from lvzhi.config import DEFAULT_MODEL, Settings
+from models.e5_rebuild import DEFAULT_MODEL_DIRNAME, ensure_default_model
+from models.embedder import load_embedder
+from models.registry import ModelRegistry
+from tests.training_fixture import HELD_OUT, TRAIN, WRONG_ENTRY, catalog_rows
+from training.examples import ExampleStore
+from training.finetune import FinetuneConfig
+from training.pipeline import TrainRequest, run_training
+
+pytestmark = pytest.mark.slow
+
+HELD_OUT_TEXTS = [t for texts in HELD_OUT.values() for t in texts]
+
+
+def private_home(base: Path, shared: Settings) -> Path:
+    """A fresh home whose registry and example store are ours alone, borrowing the rebuilt base model."""
+    ensure_default_model(shared.models_dir)
+    (base / "models").mkdir(parents=True)
+    os.symlink(shared.models_dir / DEFAULT_MODEL_DIRNAME, base / "models" / DEFAULT_MODEL_DIRNAME)
+    return base
+
+
+def answers(settings: Settings) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
+    matcher = load_matcher(settings, examples=False)
+    return [(tuple(c.entry.id for c in m.candidates), tuple(round(c.score, 5) for c in m.candidates))
+            for m in matcher.match(HELD_OUT_TEXTS)]
+
+
+def review_rows() -> list[dict]:
+    """Reviews for the first four entries: accepted, corrected (the wrong suggestion becomes a negative), rejected."""
+    rows = []
+    for entry_id in ("A01", "A02", "A03", "A04"):
+        for k, text in enumerate(TRAIN[entry_id]):
+            wrong = WRONG_ENTRY[entry_id]
+            decision, suggested = ("更正", wrong) if k % 3 == 0 else ("接受", entry_id)
+            rows.append({"内容": text, "决定": decision, "建议事项序号": suggested, "最终事项序号": entry_id,
+                         "审核人": "张三", "审核时间": "2024-05-01 10:00", "意见": "", "清单版本": "", "模型版本": ""})
+    rows.append({"内容": "我家手机信号太差了", "决定": "驳回", "建议事项序号": "A08", "最终事项序号": "", "审核人": "张三",
+                 "审核时间": "2024-05-01 10:05", "意见": "清单之外", "清单版本": "", "模型版本": ""})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, settings):
+    home = private_home(tmp_path_factory.mktemp("train-home"), settings)
+    files = tmp_path_factory.mktemp("train-files")
+    write_table(files / "catalog.csv", catalog_rows())
+    write_table(files / "reviews.csv", review_rows())
+    write_table(files / "pairs.csv", [{"内容": t, "标准事项序号": e} for e in ("A05", "A06", "A07", "A08")
+                                      for t in TRAIN[e]])
+    held = [(e, t) for e, texts in HELD_OUT.items() for t in texts]
+    write_table(files / "items.csv", [{"编号": f"H{i}", "内容": t} for i, (_, t) in enumerate(held)])
+    write_table(files / "gold.csv", [{"编号": f"H{i}", "标准事项序号": e} for i, (e, _) in enumerate(held)])
+    write_table(files / "wrong.csv", [{"内容": t, "标准事项序号": WRONG_ENTRY[e]} for e, texts in TRAIN.items()
+                                      for t in texts])
+
+    own = Settings(home=home, threads=1, catalog=str(files / "catalog.csv"))
+    catalog = import_catalog([files / "catalog.csv"])
+    base_answers = answers(own)
+    base_identity = load_embedder(own).identity
+    outcome = run_training(own, catalog, TrainRequest(
+        reviews_file=files / "reviews.csv", pairs_file=files / "pairs.csv",
+        eval_items=files / "items.csv", eval_gold=files / "gold.csv", validation_fraction=0.25,
+        config=FinetuneConfig(epochs=2, batch_size=8, learning_rate=5e-5, progress=False),
+    ), report=lambda line: None)
+    return {"settings": own, "catalog": catalog, "files": files, "outcome": outcome,
+            "base_answers": base_answers, "base_identity": base_identity}
+
+
+def test_training_improves_held_out_tickets_and_is_promoted(trained):
+    outcome = trained["outcome"]
+    held = outcome.evaluation_dense
+    assert held.before.n == len(HELD_OUT_TEXTS)
+    assert held.after.mrr >= held.before.mrr + 0.03, held
+    assert held.after.top1 > held.before.top1, held
+    assert outcome.evaluation.after.top1 >= outcome.evaluation.before.top1  # the whole matcher did not lose
+    assert outcome.validation_dense.after.mrr >= outcome.validation_dense.before.mrr
+    assert outcome.verdict.promote
+    assert outcome.stats.last_loss < outcome.stats.first_loss
+
+    registry = ModelRegistry.for_models_dir(trained["settings"].models_dir)
+    current = registry.current()
+    assert current is not None and current.version == outcome.record.version == "v1"
+    assert current.status == "promoted" and current.base_model == DEFAULT_MODEL and current.parent == ""
+    assert current.metrics["eval_dense"]["after"]["mrr"] == round(held.after.mrr, 4)
+    assert len(current.data_hash) == 16 and current.catalog_version == trained["catalog"].version
+
+
+def test_reviews_and_pairs_become_training_data(trained):
+    data = trained["outcome"].data
+    assert data.review_count == 24  # accepted and corrected rows; the rejected one has no entry to learn
+    assert data.pairs_file_count == 24
+    assert len(data.train) + len(data.validation) == 48
+    assert not {x.text for x in data.train} & {x.text for x in data.validation}
+    rejected = {(r.text, r.entry_id) for r in data.rejected}
+    assert ("我家手机信号太差了", "A08") in rejected
+    assert (TRAIN["A01"][0], WRONG_ENTRY["A01"]) in rejected  # a correction's wrong suggestion
+
+
+def test_promoted_model_and_confirmed_examples_answer_at_once(trained):
+    own = trained["settings"]
+    matcher = load_matcher(own)
+    assert matcher.embedder.identity.startswith(f"{DEFAULT_MODEL}#v1@")
+    assert matcher.embedder.identity != trained["base_identity"]
+    stored = ExampleStore.for_settings(own).load(trained["catalog"].version)
+    assert TRAIN["A05"][0] in stored["A05"]
+    assert TRAIN["A05"][0] in matcher.examples["A05"]
+    assert matcher.match([TRAIN["A05"][0]])[0].best.entry.id == "A05"
+    assert not load_matcher(own, examples=False).examples
+
+
+@pytest.fixture(scope="module")
+def refused(trained):
+    files = trained["files"]
+    own = trained["settings"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["--home", str(own.home), "--threads", "1", "train", "--catalog", str(files / "catalog.csv"),
+                     "--pairs", str(files / "wrong.csv"), "--no-service-reviews", "--no-catalog-pairs",
+                     "--eval", str(files / "items.csv"), str(files / "gold.csv"), "--validation", "0",
+                     "--epochs", "2", "--batch-size", "8", "--learning-rate", "1e-4", "--quiet", "--json"])
+    text = out.getvalue()
+    return code, json.loads(text.strip().splitlines()[-1]), text
+
+
+def test_model_trained_on_wrong_labels_is_refused(trained, refused):
+    code, summary, out = refused
+    assert code == 3
+    assert not summary["promoted"]
+    assert "变差" in summary["verdict"]
+    after = summary["metrics"]["validation_dense"]["after"]
+    before = summary["metrics"]["validation_dense"]["before"]
+    assert after["mrr"] < before["mrr"]  # a real comparison on the correctly labelled held-out set
+    assert "评估集" in summary["metrics"]["validation_source"]
+    registry = ModelRegistry.for_models_dir(trained["settings"].models_dir)
+    assert registry.current().version == "v1"
+    record = registry.get(summary["version"])
+    assert record.status == "refused" and not record.weights_kept
+    assert not registry.model_dir(record.version).exists()
+    assert "未启用" in out
+
+
+def test_rollback_and_use_restore_previous_answers(trained, refused, capsys):
+    own = trained["settings"]
+    home = ["--home", str(own.home), "--threads", "1"]
+    promoted_answers = answers(own)
+    assert promoted_answers != trained["base_answers"]
+
+    assert main(home + ["model", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "* v1" in listing and "未通过验证" in listing
+
+    assert main(home + ["model", "rollback"]) == 0
+    assert "基础模型" in capsys.readouterr().out
+    assert load_embedder(own).identity == trained["base_identity"]
+    assert answers(own) == trained["base_answers"]
+
+    assert main(home + ["model", "use", "v1"]) == 0
+    assert answers(own) == promoted_answers
+    refused_version = refused[1]["version"]
+    assert main(home + ["model", "use", refused_version]) == 1  # its weights were discarded
+    assert "权重已删除" in capsys.readouterr().err
+    assert ModelRegistry.for_models_dir(own.models_dir).current().version == "v1"
+
+
+def test_vectors_of_restored_base_model_are_bit_identical(trained):
+    own = trained["settings"]
+    registry = ModelRegistry.for_models_dir(own.models_dir)
+    registry.use("base")
+    try:
+        restored = load_embedder(own).encode_queries(HELD_OUT_TEXTS[:4])
+        fresh = load_embedder(own, use_registry=False).encode_queries(HELD_OUT_TEXTS[:4])
+        assert np.array_equal(restored, fresh)
+    finally:
+        registry.rollback()
+    assert registry.current().version == "v1"
