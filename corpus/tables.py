@@ -58,6 +58,21 @@ class Table:
         return self._rows
 
 
+class _BlankRowsBetween:
+    """Blank rows inside a table are rows too (a bulk job gives back every row it was given); blank rows after
+    the last filled one are only spreadsheet formatting, and are dropped."""
+
+    def __init__(self) -> None:
+        self.pending: list[TableRow] = []
+
+    def push(self, row: TableRow) -> list[TableRow]:
+        if not row.problem and not any(v.strip() for v in row.values.values()):
+            self.pending.append(row)
+            return []
+        out, self.pending = [*self.pending, row], []
+        return out
+
+
 def _decoded_lines(path: Path, encoding: str, bad_lines: set[int]) -> Iterator[str]:
     with open(path, "rb") as fh:
         for n, raw in enumerate(fh, start=1):
@@ -73,19 +88,33 @@ def _clean_header(h: object, i: int) -> str:
     return text or f"列{i + 1}"
 
 
+def _clean_headers(cells) -> list[str]:
+    """Trimmed header names, made unique (a second 备注 becomes 备注(2)) so no column's values are lost."""
+    out: list[str] = []
+    for i, h in enumerate(cells):
+        name = base = _clean_header(h, i)
+        n = 1
+        while name in out:
+            n += 1
+            name = f"{base}({n})"
+        out.append(name)
+    return out
+
+
 def open_csv(path: Path) -> Table:
     encoding = detect_encoding(path)
     bad_lines: set[int] = set()
     lines = _decoded_lines(path, "utf-8" if encoding == "utf-8-sig" else encoding, bad_lines)
     reader = csv.reader((ln.lstrip("\ufeff") if i == 0 else ln for i, ln in enumerate(lines)))
     try:
-        headers = [_clean_header(h, i) for i, h in enumerate(next(reader))]
+        headers = _clean_headers(next(reader))
     except StopIteration:
         raise TableError(f"{path.name}：文件为空") from None
     except csv.Error as exc:
         raise TableError(f"{path.name} 第 1 行：无法解析表头（{exc}）") from None
 
     def rows() -> Iterator[TableRow]:
+        held = _BlankRowsBetween()
         first_line = reader.line_num + 1
         while True:
             try:
@@ -98,8 +127,7 @@ def open_csv(path: Path) -> Table:
                 continue
             span = range(first_line, reader.line_num + 1)
             problem = "无法按 {} 解码".format(encoding) if any(n in bad_lines for n in span) else ""
-            if any(c.strip() for c in cells) or problem:
-                yield TableRow(first_line, dict(zip(headers, cells)), problem)
+            yield from held.push(TableRow(first_line, dict(zip(headers, cells)), problem))
             first_line = reader.line_num + 1
 
     return Table(path, headers, encoding, "", rows())
@@ -115,15 +143,14 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
     ws = book[sheet] if sheet else book.worksheets[0]
     it = ws.iter_rows(values_only=True)
     try:
-        headers = [_clean_header(h, i) for i, h in enumerate(next(it))]
+        headers = _clean_headers(next(it))
     except StopIteration:
         raise TableError(f"{path.name} 工作表「{ws.title}」为空") from None
 
     def rows() -> Iterator[TableRow]:
+        held = _BlankRowsBetween()
         for n, cells in enumerate(it, start=2):
-            values = {h: ("" if c is None else str(c)) for h, c in zip(headers, cells)}
-            if any(v.strip() for v in values.values()):
-                yield TableRow(n, values)
+            yield from held.push(TableRow(n, {h: ("" if c is None else str(c)) for h, c in zip(headers, cells)}))
         book.close()
 
     return Table(path, headers, "xlsx", ws.title, rows())
@@ -144,7 +171,7 @@ def open_table(path: Path | str, sheet: str | None = None) -> Table:
 def read_rows(path: Path | str) -> list[TableRow]:
     """Whole small table (labelled sets, gold files); rows that failed to decode raise with file and row."""
     table = open_table(path)
-    rows = list(table)
+    rows = [r for r in table if r.problem or any(v.strip() for v in r.values.values())]
     for row in rows:
         if row.problem:
             raise TableError(f"{Path(path).name} 第 {row.number} 行：{row.problem}")
