@@ -33,6 +33,7 @@ class ClassifyBatcher:
         self._thread = threading.Thread(target=self._run, name="lvzhi-classify", daemon=True)
         self.batches = 0
         self.texts = 0
+        self.in_flight = 0  # texts the model is working on right now
 
     def start(self) -> None:
         self._thread.start()
@@ -45,11 +46,6 @@ class ClassifyBatcher:
         request = _Request(matcher, texts, top_k)
         self._queue.put(request)
         return await asyncio.wrap_future(request.future)
-
-    def classify_blocking(self, matcher: Matcher, texts: list[str], top_k: int) -> list[Match]:
-        request = _Request(matcher, texts, top_k)
-        self._queue.put(request)
-        return request.future.result()
 
     def _take_batch(self, first: _Request) -> tuple[list[_Request], bool]:
         batch, size, stop = [first], len(first.texts), False
@@ -84,12 +80,15 @@ class ClassifyBatcher:
         if not live:
             return
         texts = [t for r in live for t in r.texts]
+        self.in_flight = len(texts)
         try:
             matches = live[0].matcher.match(texts, top_k=live[0].top_k)
         except Exception as exc:
             for r in live:
                 r.future.set_exception(exc)
             return
+        finally:
+            self.in_flight = 0
         self.batches += 1
         self.texts += len(texts)
         start = 0

@@ -27,8 +27,8 @@ def _brief(entry: DutyEntry | None, entry_id: str) -> dict:
 
 def _change(kind: str, old: Catalog, new: Catalog, old_ids, new_ids, similarity: float = 0.0,
             fields=()) -> dict:
-    return {"kind": kind, "old": [_brief(old.get(i), i) for i in old_ids], "new": [_brief(new.get(i), i) for i in new_ids],
-            "similarity": round(float(similarity), 3), "fields": [FIELD_LABELS.get(f, f) for f in fields]}
+    return {"kind": kind, "old": [_brief(old.get(i), i) for i in old_ids],
+            "new": [_brief(new.get(i), i) for i in new_ids], "similarity": round(float(similarity), 3), "fields": [FIELD_LABELS.get(f, f) for f in fields]}
 
 
 def _value(entry: DutyEntry, name: str) -> Any:

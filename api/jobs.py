@@ -21,11 +21,13 @@ from typing import Any
 from api.job_store import Job
 from api.matchers import MatcherPool, ModelNotReady
 from api.store import Store
+from corpus.schema import DutyEntry
 from lvzhi.config import Settings
 
 log = logging.getLogger("lvzhi.api")
 
 PROGRESS_EVERY_S = 0.5
+MERGE_OPTIONS = ("granularity", "target_groups")
 IDLE_POLL_S = 2.0
 
 
@@ -181,6 +183,7 @@ class JobRunner:
 
     def _run_bulk(self, job: Job) -> tuple[dict, int]:
         from inference.bulk import BulkOptions, run_bulk
+        from inference.bulk.checkpoint import CheckpointError
 
         known = {f.name for f in dataclasses.fields(BulkOptions)}
         options = BulkOptions(**{k: v for k, v in job.options.items() if k in known})
@@ -190,25 +193,24 @@ class JobRunner:
         notes = []
         try:
             result = run(job.resume)
-        except ValueError as exc:
+        except CheckpointError as exc:
             # A checkpoint made with another matcher (e.g. reviewers taught it meanwhile) cannot be continued:
             # the answers would differ, so the job starts over rather than mixing two matchers' rows.
-            if not (job.resume and type(exc).__name__ == "CheckpointError"):
+            if not job.resume:
                 raise
             notes.append(f"无法从中断处继续（{exc}），已从头重新处理")
             result = run(False)
         job_dir = Path(job.input_path).parent
         files = [file_entry(result.output, "output", "匹配结果", job_dir)]
-        for path, kind, label in ((getattr(result, "report", None), "report", "分析报告"),
-                                  (getattr(result, "report_json", None), "report_json", "报告数据（JSON）")):
+        for path, kind, label in ((result.report, "report", "分析报告"),
+                                  (result.report_json, "report_json", "报告数据（JSON）")):
             if path:
                 files.append(file_entry(path, kind, label, job_dir))
-        for chart in getattr(result, "charts", None) or ():
+        for chart in result.charts:
             files.append(file_entry(chart, "chart", _chart_label(Path(chart)), job_dir))
-        summary = {"rows": _jsonable(result.rows), "errors": _jsonable(result.errors),
-                   "columns": _jsonable(getattr(result, "columns", None)),
-                   "notes": notes + [str(n) for n in getattr(result, "notes", None) or () if n]}
-        report_text = _report_text(getattr(result, "report", None), job_dir)
+        summary = {"rows": result.rows, "errors": result.errors, "columns": _jsonable(result.columns),
+                   "notes": notes + [str(n) for n in result.notes if n]}
+        report_text = _report_text(result.report, job_dir)
         if report_text:
             summary["report_text"] = report_text
         return {"files": [f for f in files if f], "summary": summary}, int(result.rows or 0)
@@ -220,7 +222,8 @@ class JobRunner:
         items = read_items(Path(job.input_path))
         callback = self._progress_callback(job)
         callback(_Progress(0, len(items)))
-        result = _call_merge(merge_items, items, matcher, self.settings, job.options)
+        options = {k: v for k, v in job.options.items() if k in MERGE_OPTIONS}
+        result = merge_items(items, matcher, **options)
         if self._stop.is_set():
             raise JobInterrupted()
         write_merge(result, Path(job.output_path))
@@ -244,48 +247,23 @@ class _Progress:
     eta_s: float | None = None
 
 
-def _call_merge(merge_items, items, matcher, settings: Settings, options: dict):
-    """merge_items is called with what its signature asks for: the matcher or settings, and known options."""
-    import inspect
-
-    params = inspect.signature(merge_items).parameters
-    kwargs = {k: v for k, v in options.items() if k in params}
-    if "matcher" in params:
-        kwargs["matcher"] = matcher
-    if "settings" in params:
-        kwargs["settings"] = settings
-    if "catalog" in params and "matcher" not in params:
-        kwargs["catalog"] = matcher.catalog
-    return merge_items(items, **kwargs)
-
-
-def _entry_brief(entry: Any) -> dict | None:
+def _entry_brief(entry: DutyEntry | None) -> dict | None:
     if entry is None:
         return None
-    list_type = getattr(entry, "list_type", "")
-    return {"id": entry.id, "name": entry.name, "list_type": getattr(list_type, "value", list_type),
-            "office": getattr(entry, "office", ""), "department": getattr(entry, "department", "")}
+    return {"id": entry.id, "name": entry.name, "list_type": entry.list_type.value, "office": entry.office,
+            "department": entry.department}
 
 
 def _group_dict(group: Any) -> dict:
     """A merge group as the 归并 page reads it: members with their own similarity, and the nearest entry."""
-    members = []
-    for member in group.members:
-        if isinstance(member, (tuple, list)):  # ((id, text, township), similarity)
-            item, similarity, best = member[0], member[1], None
-            item_id, text, township = (list(item) + ["", "", ""])[:3]
-        else:
-            item, similarity, best = member.item, member.similarity, getattr(member, "best_entry", None)
-            item_id, text, township = item.id, item.text, getattr(item, "township", "")
-        members.append({"id": str(item_id), "text": text, "township": township,
-                        "similarity": round(float(similarity), 4), "best_entry": _entry_brief(best)})
-    nearest = getattr(group, "nearest_entry", None)
+    members = [{"id": str(m.item.id), "text": m.item.text, "township": m.item.township,
+                "similarity": round(float(m.similarity), 4), "best_entry": _entry_brief(m.best_entry)}
+               for m in group.members]
     return {
         "group_id": str(group.group_id), "proposed_name": group.proposed_name,
-        "cohesion": round(float(group.cohesion), 4),
-        "nearest_entry": _entry_brief(nearest) if nearest is not None and not isinstance(nearest, str) else nearest,
-        "nearest_score": round(float(getattr(group, "nearest_score", 0.0) or 0.0), 4),
-        "verdict": str(group.verdict), "members": members,
+        "cohesion": round(float(group.cohesion), 4), "nearest_entry": _entry_brief(group.nearest_entry),
+        "nearest_score": round(float(group.nearest_score or 0.0), 4), "verdict": str(group.verdict),
+        "members": members,
     }
 
 

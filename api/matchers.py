@@ -224,14 +224,15 @@ class MatcherPool:
                 return self.default_version
             raise
 
-    def get(self, version: str | None = None, timeout: float = 300.0) -> Matcher:
+    def get(self, version: str | None = None, timeout: float = 60.0) -> Matcher:
         """The live matcher for a catalog version (built on first use); blocks while the model loads."""
         self.wait_ready(timeout)
         full = self.resolve_version(version)
         found = self._matchers.get(full)
         if found is not None:
-            if full in self._extra_order:
-                self._extra_order.move_to_end(full)
+            with self._lock:
+                if full in self._extra_order:
+                    self._extra_order.move_to_end(full)
             return found
         with self._lock:
             build_lock = self._build_locks.setdefault(full, threading.Lock())

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from corpus.tables import detect_encoding
 
-CHUNK = 1 << 16
 SNIFF = 1 << 16
 MAX_FORM_FIELD_BYTES = 64 << 10
 # XLSX: a normal sheet compresses 5-30x; a bomb compresses thousands of times.
@@ -216,7 +216,7 @@ async def receive_upload(request: Request, dest_stem: Path, max_bytes: int,
             name, fields = _upload_name(request), {}
             async for chunk in _body(request):
                 sink.write(chunk)
-        sink.close()
+        await run_in_threadpool(sink.close)  # fsync of a large file must not stall the event loop
         if sink.size == 0:
             raise UploadRejected(422, "上传的文件是空的")
         kind = check_kind(sink.head, name or "", allowed)

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hotline_tickets import HEADERS, generate, write_csv  # noqa: E402
+from bench.hotline_tickets import generate, write_csv  # noqa: E402
 
 DATA = ROOT / "corpus" / "data"
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7)

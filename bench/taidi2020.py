@@ -127,7 +127,7 @@ def classify(settings: Settings, data: Dataset, embedder: Embedder, fusion: Fusi
 
 def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray) -> tuple[list[ContrastivePair], dict]:
     """Each training message ↔ the best-scoring entry of its own class; the best entry of another class is the
-    hard negative. Grouped by class, so no batch holds two messages whose positives are the same class."""
+    hard negative. Grouped by positive entry, as `lvzhi train` does: no batch holds one entry as two positives."""
     entries = data.catalog.entries
     category = np.array([e.category for e in entries])
     pairs, examples = [], defaultdict(list)
@@ -137,7 +137,7 @@ def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray) ->
         positive = int(np.flatnonzero(own)[np.argmax(s[own])])
         negative = int(np.flatnonzero(~own)[np.argmax(s[~own])])
         pairs.append(ContrastivePair(data.texts[i], entries[positive].text, entries[negative].text,
-                                     group=data.gold[i], source="taidi"))
+                                     group=entries[positive].id, source="taidi"))
         examples[entries[positive].id].append(data.texts[i])
     return pairs, dict(examples)
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-folds", type=int, default=0, help="run just the first N folds (development)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)

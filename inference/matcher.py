@@ -241,6 +241,18 @@ class Matcher:
         """Entry views first, then examples: a FAISS id below len(views.texts) is an entry view."""
         return self.views.texts + self.example_views.texts
 
+    def _vectors(self, texts: list[str], side: str) -> np.ndarray:
+        """Embeddings through a per-matcher cache, so adding a reviewed example encodes only that example."""
+        cache = self.__dict__.setdefault("_vector_cache", {})
+        missing = list(dict.fromkeys(t for t in texts if (side, t) not in cache))
+        if missing:
+            encode = self.embedder.encode_passages if side == "passage" else self.embedder.encode_queries
+            for t, v in zip(missing, encode(missing, batch_size=self.settings.batch_size)):
+                cache[(side, t)] = v
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([cache[(side, t)] for t in texts]).astype(np.float32)
+
     def _load_or_build_index(self) -> VectorIndex:
         meta = IndexMeta(
             catalog_version=self.catalog.version,
@@ -253,11 +265,8 @@ class Matcher:
         found = VectorIndex.load(self.settings.index_dir, meta)
         if found is not None:
             return found
-        vectors = np.vstack([
-            self.embedder.encode_passages(self.views.texts, batch_size=self.settings.batch_size),
-            self.embedder.encode_queries(self.example_views.texts, batch_size=self.settings.batch_size),
-        ]) if self.example_views.texts else self.embedder.encode_passages(self.views.texts,
-                                                                            batch_size=self.settings.batch_size)
+        vectors = np.vstack([self._vectors(self.views.texts, "passage"),
+                             self._vectors(self.example_views.texts, "query")])
         index = VectorIndex(meta, build_faiss(vectors, meta.kind), vectors)
         try:
             index.save(self.settings.index_dir)

@@ -124,6 +124,31 @@ def test_classify_can_require_login(app_settings, embedder, tmp_path):
         assert c.post("/api/classify", json={"text": "路灯坏了"}, headers=headers).status_code == 200
 
 
+def test_classifying_does_not_block_other_requests(client):
+    import threading
+
+    texts = [f"{QUEUE_TEXTS[i % len(QUEUE_TEXTS)]}（第{i}条）" for i in range(300)]
+    done = threading.Event()
+    answers = []
+
+    def big_request() -> None:
+        answers.append(client.post("/api/classify", json={"texts": texts}))
+        done.set()
+
+    worker = threading.Thread(target=big_request)
+    worker.start()
+    try:
+        # While the model works through 300 texts, the event loop still answers everyone else.
+        wait_for(lambda: client.get("/api/health").json()["classify_in_flight"] == 300 or done.is_set(),
+                 every=0.05, what="the big batch under way")
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/catalogs").status_code == 200
+        assert not done.is_set()
+    finally:
+        worker.join(timeout=600)
+    assert answers[0].status_code == 200 and len(answers[0].json()["results"]) == 300
+
+
 # -- auth ----------------------------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.review_store import ReviewDraft
+from api.store import Store
 from lvzhi.config import Settings
 from tests.api_fixtures import add_users, bearer, private_home, wait_for
 
@@ -207,3 +209,40 @@ def test_merge_job_proposes_groups_for_review(app_settings, embedder):
         assert book.status_code == 200 and book.content.startswith(b"PK")
     finally:
         client.__exit__(None, None, None)
+
+
+def test_a_job_whose_matcher_changed_meanwhile_starts_over(app_settings, embedder):
+    rows = hotline_rows(200)
+    client = start(app_settings, embedder)
+    headers = bearer(client, "drafter")
+    queued = submit(client, headers, "变化.csv", csv_bytes(rows), chunk_rows="20", output_format="csv")
+    wait_for(lambda: 0 < job(client, headers, queued["id"])["done"], timeout=600, what="first chunks done")
+    client.__exit__(None, None, None)
+
+    # A correction recorded meanwhile (e.g. by another server on the same database) changes the confirmed
+    # examples the next matcher is built with, so the checkpoint no longer fits.
+    store = Store.open(app_settings)
+    try:
+        version = job_state_catalog(app_settings)
+        review = store.reviews.add(ReviewDraft("河道里漂着很多垃圾没人捞", {"best": {"id": "JB060"}, "confidence": 0.4,
+                                                                         "flags": {}}, version, "", "m", "drafter"))
+        store.reviews.decide(review.id, "correct", "JB001", "基层党组织建设", "reviewer", "")
+    finally:
+        store.close()
+
+    client = start(app_settings, embedder)
+    try:
+        headers = bearer(client, "drafter")
+        done = finished(client, headers, queued["id"])
+        assert done["status"] == "done" and done["done"] == 200
+        assert any("从头重新处理" in n for n in done["summary"]["notes"])
+        assert [r[0] for r in output_rows(client, headers, done)[1:]] == [r["工单编号"] for r in rows]
+    finally:
+        client.__exit__(None, None, None)
+
+
+def job_state_catalog(settings: Settings) -> str:
+    """The catalog version the running service uses (saved on start), for a review written straight to the store."""
+    from corpus.catalogs import load_reference_catalog
+
+    return load_reference_catalog().version

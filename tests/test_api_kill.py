@@ -92,6 +92,7 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path, settings, em
     home = private_home(tmp_path / "home", settings)
     add_users(Settings(home=home))
     server = ServerProcess(home).start()
+    stream = None
     try:
         drafter, reviewer = login(server.url, "drafter"), login(server.url, "reviewer")
         job_id = None
@@ -109,14 +110,16 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path, settings, em
                      timeout=600, what="bulk job under way")
         server.kill()  # writers are mid-request here
     finally:
-        stream.join()
+        if stream is not None:
+            stream.join()
         server.kill()
 
     # The database file is intact and holds every write the server acknowledged.
     with sqlite3.connect(home / "lvzhi.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         rows = {r[0]: r[1:] for r in conn.execute("SELECT id, text, status, decision, comment FROM reviews")}
-        job_row = conn.execute("SELECT status, done_rows FROM jobs WHERE id = ?", (job_id,)).fetchone() if job_id else None
+        job_row = (conn.execute("SELECT status, done_rows FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                   if job_id else None)
     assert stream.submitted and stream.decided
     for review_id, text in stream.submitted.items():
         assert review_id in rows and rows[review_id][0] == text

@@ -148,12 +148,43 @@ def test_drafter_classifies_sends_to_review_and_reviewer_decides(page, server):
     log_out(page)
 
 
+def expected_flag_words(answer: dict) -> list[str]:
+    flags = answer["flags"]
+    words = []
+    if flags["out_of_list"]:
+        words.append("清单之外")
+    if flags["reclaimed"]:
+        words.append("应交回" + answer["handover_department"])
+    if flags["zombie"]:
+        words.append("僵尸事项")
+    if flags["bottom_line"]:
+        words.append("兜底事项")
+    if flags["needs_review"]:
+        words.append("需人工复核")
+    return words
+
+
+@pytest.mark.parametrize("text,name", [("新建厂房需要办理建筑工程施工许可", "02b-速查-收回事项"),
+                                       ("帮我查一下明天的天气预报和航班", "02c-速查-清单之外")])
+def test_flags_are_shown_in_plain_words(page, server, text, name):
+    answer = httpx.post(server.url + "/api/classify", json={"text": text}).json()["results"][0]
+    page.goto("/")
+    page.fill("#quick-text", text)
+    page.press("#quick-text", "Enter")
+    card = page.wait_for_selector("#quick-results .match")
+    shown = [b.inner_text() for b in card.query_selector_all(".flags .badge")]
+    assert shown == expected_flag_words(answer) and shown
+    if answer["flags"]["out_of_list"]:
+        assert card.query_selector(".match-title").inner_text() == "清单之外"
+    shot(page, name)
+
+
 def test_catalog_page_searches_entries(page):
     page.goto("/catalog")
     page.wait_for_selector("#catalog-entries tbody tr")
     page.fill("#catalog-search", "养老")
-    page.wait_for_function("[...document.querySelectorAll('#catalog-entries tbody tr')].length > 0 && "
-                           "[...document.querySelectorAll('#catalog-entries tbody tr')].every(r => r.innerText.includes('养老'))")
+    page.wait_for_function("(rows => rows.length > 0 && rows.every(r => r.innerText.includes('养老')))"
+                           "([...document.querySelectorAll('#catalog-entries tbody tr')])")
     shot(page, "05-清单")
     page.click("#catalog-types button[data-type='收回']")
     page.fill("#catalog-search", "")
@@ -208,3 +239,32 @@ def test_merge_groups_and_users_pages(page):
     page.wait_for_selector("#users-table tbody tr")
     assert "reviewer" in page.inner_text("#users-table")
     shot(page, "07-用户")
+
+
+def test_admin_imports_a_revised_list_and_compares_versions(page, tmp_path):
+    reference = Path(__file__).resolve().parent.parent / "corpus" / "data" / "reference_catalog.csv"
+    with open(reference, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    revised = [dict(r) for r in rows[:-2]]
+    revised[3]["事项名称"] += "（调整）"
+    revised.append({**rows[0], "序号": "JB999", "事项名称": "城市书房运营管理", "具体内容": "运营管理城市书房，组织全民阅读活动。"})
+    path = tmp_path / "青石镇清单2025修订.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(revised)
+    log_in(page, "admin")
+    page.goto("/catalog")
+    page.wait_for_selector("#catalog-entries tbody tr")
+    page.set_input_files("#import-file", str(path))
+    page.fill("#import-form input[name=name]", "青石镇清单（2025 修订）")
+    page.click("#import-submit")
+    page.wait_for_function("document.querySelector('#import-status').innerText.includes('已导入')")
+    page.wait_for_function("document.querySelectorAll('#diff-b option').length >= 2")
+    page.select_option("#diff-b", index=0)  # newest first in the list
+    page.select_option("#diff-a", index=1)
+    page.click("#diff-run")
+    page.wait_for_selector("#diff-table")
+    kinds = page.eval_on_selector_all("#diff-table tbody tr", "rows => rows.map(r => r.dataset.kind)")
+    assert kinds.count("删除") == 2 and kinds.count("新增") == 1 and len(kinds) >= 4
+    shot(page, "08-清单比对")

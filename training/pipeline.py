@@ -139,8 +139,12 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
 
     eval_items: list[LabelledText] = []
     if request.eval_items is not None and request.eval_gold is not None:
-        eval_items = [LabelledText(x.text, x.gold, "评估集") for x in load_labelled(request.eval_items, request.eval_gold)
+        labelled = load_labelled(request.eval_items, request.eval_gold)
+        eval_items = [LabelledText(x.text, x.gold, "评估集") for x in labelled
                       if x.gold and catalog.get(x.gold) is not None]
+        if len(eval_items) < len(labelled):
+            report(f"  评估集 {len(labelled)} 条中 {len(labelled) - len(eval_items)} 条为清单之外或事项序号不在本清单中，"
+                   "不计入排名指标")
     validation, validation_source = data.validation, "验证集"
     if not validation and eval_items:
         validation, validation_source = eval_items, "评估集（没有可留出的标注，以 --eval 标注集作验证）"

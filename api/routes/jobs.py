@@ -21,10 +21,10 @@ router = APIRouter(prefix="/api/jobs", tags=["批量与归并任务"])
 
 # Options a form or query may set; each job kind passes on the ones its function knows.
 OPTION_FIELDS = ("text_col", "title_col", "date_col", "zombie_months", "fast", "chunk_rows", "report_format",
-                 "granularity", "target_groups", "cross_township")
+                 "granularity", "target_groups")
 _INT_OPTIONS = ("zombie_months", "chunk_rows", "target_groups")
 _FLOAT_OPTIONS = ("granularity",)
-_BOOL_OPTIONS = ("fast", "cross_township")
+_BOOL_OPTIONS = ("fast",)
 
 
 def _options(values: dict[str, str]) -> dict:
@@ -48,6 +48,10 @@ def _options(values: dict[str, str]) -> dict:
         raise HTTPException(422, "chunk_rows 应在 10 到 100000 之间")
     if options.get("report_format", "md") not in ("md", "html"):
         raise HTTPException(422, "report_format 只能是 md 或 html")
+    if not 0.0 <= options.get("granularity", 0.5) <= 1.0:
+        raise HTTPException(422, "粒度应在 0（粗）到 1（细）之间")
+    if options.get("target_groups", 1) < 1:
+        raise HTTPException(422, "目标组数必须是正整数")
     return options
 
 

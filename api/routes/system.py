@@ -21,6 +21,9 @@ from api.store import User
 
 router = APIRouter(prefix="/api", tags=["系统"])
 
+# A well-formed hash no password matches: unknown names cost the same scrypt work as known ones.
+_DUMMY_HASH = "scrypt$16384$8$1$" + "A" * 22 + "==$" + "A" * 43 + "="
+
 
 class LoginRequest(BaseModel):
     name: str = Field(..., max_length=100, description="用户名")
@@ -34,7 +37,8 @@ def health(request: Request) -> dict:
     return {"status": "ok" if state["ready"] else ("error" if state["error"] else "loading"), **state,
             "database": svc.store.db.dialect.name, "capabilities": capabilities().to_dict(),
             "current_job": svc.jobs.current_job,
-            "classify_calls": svc.batcher.batches, "classify_texts": svc.batcher.texts}
+            "classify_calls": svc.batcher.batches, "classify_texts": svc.batcher.texts,
+            "classify_in_flight": svc.batcher.in_flight}
 
 
 @router.post("/login", summary="登录：返回令牌（API 用 Bearer），同时设置网页用的 Cookie")
@@ -44,7 +48,7 @@ async def login(body: LoginRequest, request: Request, response: Response) -> dic
     svc.login_guard.check(name)
     found = await run_in_threadpool(svc.store.users.credentials, name)
     # The hash is checked even for unknown names, so timing does not reveal which names exist.
-    stored = found[1] if found else "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    stored = found[1] if found else _DUMMY_HASH
     ok = await run_in_threadpool(verify_password, body.password, stored)
     if not (found and ok and found[0].active):
         svc.login_guard.failed(name)

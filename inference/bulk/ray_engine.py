@@ -16,6 +16,10 @@ from inference.fast import CascadePolicy
 from lvzhi.config import Settings
 
 LOCAL_CPUS = 2
+
+
+class RayEngineError(ValueError):
+    """Ray could not be started or reached; the message says which and why."""
 IN_FLIGHT_PER_ACTOR = 2
 
 
@@ -56,10 +60,14 @@ class RayEngine:
         import ray
 
         if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False)
+            try:
+                if self.address:
+                    ray.init(address=self.address, log_to_driver=False)
+                else:
+                    ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f"Ray 集群 {self.address}" if self.address else "本机 Ray"
+                raise RayEngineError(f"无法连接{where}：{exc}") from exc
             self._started_ray = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
         count = self.workers or max(1, cpus)

@@ -9,6 +9,7 @@ already ends like a duty name keeps its own ending.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ ACTIVITY_STARTS = tuple("防禁反抗扶救征治创调统招化减整保扫打�
 SAFETY_ENDINGS = ("安全",)
 MIN_SHARE = 0.34  # a term must be shared by about a third of the group to name it
 MAX_CORE_CHARS = 14
+SHORT_CORE_CHARS = 10
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ def _core(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexi
     wshare = _shares(rows, weights, content)
     best_c = max(cshare, key=lambda c: (round(cshare[c], 6), -_first_position(c, rows, ev), ev.concept_idf.get(c, 0.0),
                                         -c), default=None)
-    best_w = max(wshare, key=lambda w: (round(wshare[w], 6), ev.word_idf.get(w, 0.0), w), default=None)
+    best_w = max(wshare, key=lambda w: (round(wshare[w], 6), -_word_position(w, rows, ev), ev.word_idf.get(w, 0.0), w),
+                 default=None)
     single = len(rows) == 1
     if best_c is not None and (single or cshare[best_c] >= MIN_SHARE):
         concept = concepts[best_c]
@@ -112,6 +115,11 @@ def _first_position(concept: int, rows: list[int], ev: NameEvidence) -> int:
     return min((f for f in found if f >= 0), default=1 << 20)
 
 
+def _word_position(word: str, rows: list[int], ev: NameEvidence) -> int:
+    found = [ev.cleaned[r].find(word) for r in rows]
+    return min((f for f in found if f >= 0), default=1 << 20)
+
+
 def _trimmed(text: str, segmenter_words: Callable[[str], list[str]]) -> str:
     """A single item's own wording without leading filler (组织、年度…) and trailing actions (登记、公示…)."""
     text = "".join(ch for ch in text if not ch.isspace())
@@ -125,9 +133,13 @@ def _trimmed(text: str, segmenter_words: Callable[[str], list[str]]) -> str:
             if text.endswith(w) and len(text) > len(w) + 1:
                 text, changed = text[: -len(w)], True
     text = text.strip("，。、；：,.;:（）() ")
+    first = re.split(r"[和及与、，,；;]", text)[0]
+    if len(text) > SHORT_CORE_CHARS and first != text and len(first) >= 2:
+        # A list of tasks: its first one names it well enough (…扑火队组建和扑火工具配备 -> 半专业扑火队).
+        return _trimmed(first, segmenter_words)
     if len(text) > MAX_CORE_CHARS:
-        # Too long to be a name: keep its first two content words instead.
-        words = [w for w in segmenter_words(text) if w not in GENERIC_WORDS][:2]
+        # Too long to be a name: a Chinese work item ends on what is done (…群众提前转移安置 -> 转移安置).
+        words = [w for w in segmenter_words(text) if w not in GENERIC_WORDS][-2:]
         text = "".join(words) or text[:MAX_CORE_CHARS]
     return text
 
@@ -142,7 +154,7 @@ def _compound(word: str, rows: list[int], content: list[list[str]], share: Count
                 follows[b] += 1
     if follows:
         nxt, count = max(follows.items(), key=lambda kv: (kv[1], kv[0]))
-        if count >= max(1, len(rows) // 2) and share[nxt] >= MIN_SHARE and len(word + nxt) <= MAX_CORE_CHARS:
+        if count >= max(2, math.ceil(len(rows) / 2)) and len(word + nxt) <= MAX_CORE_CHARS:
             return word + nxt
     return word
 
