@@ -85,7 +85,7 @@ def main() -> None:
     results: dict = {"accuracy": {}}
     embedder = None
     for label, catalog, items in data_sets():
-        matcher = load_matcher(settings, catalog)
+        matcher = load_matcher(settings, catalog, examples=False)
         embedder = matcher.embedder
         report = evaluate(matcher, items)
         row = {
@@ -108,7 +108,7 @@ def main() -> None:
 
     if not args.skip_speed:
         catalog, items = data_sets()[0][1:]
-        matcher = load_matcher(settings, catalog)
+        matcher = load_matcher(settings, catalog, examples=False)
         texts = [it.text for it in items] * 4
         matcher.match(texts[:32])  # warm
         t = time.perf_counter()

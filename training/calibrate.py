@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
     settings = load_settings(home=args.home)
-    matcher = load_matcher(settings, load_reference_catalog())
+    matcher = load_matcher(settings, load_reference_catalog(), examples=False)
     matcher.fusion = FusionParams()  # fit from the defaults, not from a previous fit
     items = tuning_items()
     params = calibrate(matcher, items)
