@@ -48,6 +48,15 @@ class Flags:
     needs_review: bool = False
 
 
+_FLAG_WORDS = (
+    ("out_of_list", "清单之外", "清单之外：未找到对应履职事项，需按职责准入程序办理"),
+    ("reclaimed", "收回事项（应交{department}）", "上级部门收回事项：应交回{department}"),
+    ("zombie", "僵尸事项", "僵尸事项：该事项已因长期未发生收回，请核实"),
+    ("bottom_line", "兜底事项", "兜底事项：须由乡镇（街道）承担"),
+    ("needs_review", "需复核", "需人工复核：置信度低或与其他类型事项接近"),
+)
+
+
 @dataclass(frozen=True)
 class Match:
     text: str
@@ -65,21 +74,17 @@ class Match:
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
 
+    def flag_labels(self, short: bool = False) -> list[str]:
+        """The raised flags in the words a township clerk uses; short=True for a table cell."""
+        out = []
+        for flag, brief, full in _FLAG_WORDS:
+            if getattr(self.flags, flag):
+                out.append((brief if short else full).format(department=self.handover_department))
+        return out
+
     @property
     def warnings(self) -> list[str]:
-        """The flags in the words a township clerk uses."""
-        out = []
-        if self.flags.out_of_list:
-            out.append("清单之外：未找到对应履职事项，需按职责准入程序办理")
-        if self.flags.reclaimed:
-            out.append(f"上级部门收回事项：应交回{self.handover_department}")
-        if self.flags.zombie:
-            out.append("僵尸事项：该事项已因长期未发生收回，请核实")
-        if self.flags.bottom_line:
-            out.append("兜底事项：须由乡镇（街道）承担")
-        if self.flags.needs_review:
-            out.append("需人工复核：置信度低或与其他类型事项接近")
-        return out
+        return self.flag_labels()
 
     def to_dict(self) -> dict:
         best = self.best

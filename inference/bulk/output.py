@@ -24,18 +24,7 @@ def result_headers(input_headers: list[str]) -> list[str]:
 
 
 def flag_text(m: Match) -> str:
-    parts = []
-    if m.flags.out_of_list:
-        parts.append("清单之外")
-    if m.flags.reclaimed:
-        parts.append(f"收回事项（应交{m.handover_department}）")
-    if m.flags.zombie:
-        parts.append("僵尸事项")
-    if m.flags.bottom_line:
-        parts.append("兜底事项")
-    if m.flags.needs_review:
-        parts.append("需复核")
-    return "；".join(parts)
+    return "；".join(m.flag_labels(short=True))
 
 
 def _alt(c: Candidate | None) -> str:
