@@ -225,13 +225,18 @@ class Matcher:
     def _rebuild(self) -> None:
         entries = self.catalog.entries
         self.views = EntryViews.build(entries)
-        # Examples go through the same cleaning and expansion as queries, so near-duplicates look alike.
-        self.example_views = Examples.build(entries, {k: self.prepare(v)[1] for k, v in self.examples.items()})
         self.lexical = LexicalIndex(self.segmenter).fit(self.views.texts)
         entry_concept_texts = [" ".join([e.text, *e.aliases]) for e in entries]
         self.concepts = ConceptSpace.build(self.lexicon, entry_concept_texts)
         self._entry_words = [set(self.segmenter.words(e.text)) for e in entries]
         self._pos_by_id = {e.id: i for i, e in enumerate(entries)}
+        self._index_examples()
+
+    def _index_examples(self) -> None:
+        """Only the dense index sees examples; the lexical and concept sides depend on the entries alone."""
+        # Examples go through the same cleaning and expansion as queries, so near-duplicates look alike.
+        self.example_views = Examples.build(self.catalog.entries,
+                                            {k: self.prepare(v)[1] for k, v in self.examples.items()})
         self.index = self._load_or_build_index() if self.embedder is not None else None
 
     def add_examples(self, examples: dict[str, list[str]]) -> None:
@@ -239,7 +244,7 @@ class Matcher:
         for entry_id, texts in examples.items():
             if self.catalog.get(entry_id) is not None:
                 self.examples.setdefault(entry_id, []).extend(texts)
-        self._rebuild()
+        self._index_examples()
 
     @property
     def index_texts(self) -> list[str]:
