@@ -2,8 +2,8 @@
 
 The embedding model loads in the background when the server starts (it takes a while), so the pages and the
 review queue answer at once; classification waits until the model is ready. One matcher is kept per catalog
-version asked for. Accepted and corrected reviews become extra views of their entries: each batch of decisions
-builds a new matcher beside the live one and swaps it in, so requests never see a half-updated index.
+version asked for. Accepted and corrected reviews become confirmed examples of their entries: each batch of
+decisions builds a new matcher beside the live one and swaps it in, so requests never see a half-updated index.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import logging
 import queue
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from corpus.catalogs import resolve_catalog
 from corpus.schema import Catalog
@@ -29,61 +26,10 @@ log = logging.getLogger("lvzhi.api")
 
 MAX_EXTRA_CATALOGS = 4
 LEARN_SETTLE_S = 0.5  # decisions arriving together are learned in one rebuild
-MAX_CACHED_PASSAGES = 500_000
 
 
 class ModelNotReady(RuntimeError):
     """The model is still loading (or failed to load); the message is for the user."""
-
-
-@dataclass
-class CachingEmbedder:
-    """The shared embedder, remembering passage vectors so a rebuild only encodes texts it has not seen."""
-
-    inner: Any  # models.embedder.Embedder
-    passages: dict[str, np.ndarray] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "inner":  # not yet set (copy/unpickle): avoid recursing
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
-    @property
-    def identity(self) -> str:
-        return self.inner.identity
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    def encode_queries(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        return self.inner.encode_queries(texts, batch_size=batch_size)
-
-    def encode_passages(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        if not texts:
-            return self.inner.encode_passages(texts, batch_size=batch_size)
-        with self.lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self.passages]
-        if missing:
-            vectors = self.inner.encode_passages(missing, batch_size=batch_size)
-            self.remember(missing, vectors)
-        with self.lock:
-            return np.stack([self.passages[t] for t in texts]).astype(np.float32, copy=False)
-
-    def remember(self, texts: list[str], vectors: np.ndarray) -> None:
-        with self.lock:
-            if len(self.passages) + len(texts) > MAX_CACHED_PASSAGES:
-                self.passages.clear()
-            for text, vector in zip(texts, vectors):
-                self.passages[text] = np.asarray(vector, dtype=np.float32)
-
-
-def _seed_cache(embedder: CachingEmbedder, matcher: Matcher) -> None:
-    """Vectors already in the matcher's index need not be encoded again when it is rebuilt with more examples."""
-    texts = getattr(matcher, "index_texts", None) or matcher.views.texts
-    if matcher.index is not None and len(texts) == len(matcher.index.vectors):
-        embedder.remember(texts, matcher.index.vectors)
 
 
 @dataclass
@@ -110,7 +56,7 @@ class MatcherPool:
         self.settings = settings
         self._examples_for = examples_for or (lambda catalog: {})
         self._given_embedder = embedder
-        self.embedder: CachingEmbedder | None = None
+        self.embedder: Any = None  # models.embedder.Embedder, once loaded
         self.default_version = ""
         self._matchers: dict[str, Matcher] = {}
         self._extra_order: OrderedDict[str, None] = OrderedDict()
@@ -124,8 +70,6 @@ class MatcherPool:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.catalog_store = CatalogStore(settings.catalogs_dir)
-        # Rebuilt indexes with learned examples are scratch: kept apart from the shared index cache and pruned.
-        self._learned_settings = replace(settings, home=settings.home / "learned-index")
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -150,7 +94,7 @@ class MatcherPool:
                 from models.embedder import load_embedder
 
                 inner = load_embedder(self.settings)
-            self.embedder = CachingEmbedder(inner)
+            self.embedder = inner
             catalog = resolve_catalog(self.settings.catalog, self.catalog_store)
             # Reviews name the catalog version they were made on; keep that version retrievable for training.
             catalog = self._remember_catalog(catalog)
@@ -169,27 +113,15 @@ class MatcherPool:
 
     def _build(self, catalog: Catalog) -> Matcher:
         base = Matcher(catalog=catalog, embedder=self.embedder, settings=self.settings)
-        _seed_cache(self.embedder, base)
         examples = self._examples_for(catalog)
         return self._with_examples(base, examples) if examples else base
 
     def _with_examples(self, matcher: Matcher, examples: dict[str, list[str]]) -> Matcher:
+        """A copy that shares the entry index and knows more confirmed examples (only those are encoded)."""
         clone = copy.copy(matcher)
         clone.examples = {k: list(v) for k, v in matcher.examples.items()}
-        clone.settings = self._learned_settings
         clone.add_examples(examples)
-        self._prune_learned_indexes(clone)
         return clone
-
-    def _prune_learned_indexes(self, matcher: Matcher) -> None:
-        folder: Path = self._learned_settings.index_dir
-        if matcher.index is None or not folder.is_dir():
-            return
-        keep = matcher.index.meta.file_stem
-        prefix = matcher.catalog.version + "-"
-        for path in folder.iterdir():
-            if path.name.startswith(prefix) and not path.name.startswith(keep):
-                path.unlink(missing_ok=True)
 
     # -- answering --------------------------------------------------------------------------------------------------
 

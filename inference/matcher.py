@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 DENSE_POOL = 64  # dense neighbours fetched per query; also the sample the dense z-score is taken over
 LEXICAL_POOL = 24  # best lexical entries always rescored, so a strong keyword hit is never lost
+EXAMPLE_NEIGHBOURS = 8  # nearest confirmed examples looked at per ticket
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,16 @@ class EntryViews:
 
 @dataclass
 class Examples:
-    """Texts people confirmed for an entry (reviews, training pairs). They live in the same FAISS index as the
-    entry views but count through their own channel, and only when a ticket is nearly the same: one confirmed
-    ticket must not pull every ticket written in the same hotline style onto its entry."""
+    """Texts people confirmed for an entry (reviews, training pairs), searched apart from the entry views, so
+    adding one never rebuilds the entry index. They count only when a ticket is nearly the same
+    (`FusionParams.example_floor`): one confirmed ticket must not pull every ticket written in the same hotline
+    style onto its entry. A vote over the nearest examples (an entry gains when its examples stand out among the
+    neighbours) was tried: it helped where every class had many examples (taidi2020) and cost 2–3 points of
+    top-1 where examples were sparse (cross-validated on our tuning items), so it is not used."""
 
     texts: list[str]
     owner: np.ndarray  # example -> entry position
+    vectors: np.ndarray | None = None  # (examples, dim), normalised; None without an embedder
 
     @classmethod
     def build(cls, entries: tuple[DutyEntry, ...], examples: dict[str, list[str]]) -> "Examples":
@@ -172,6 +177,15 @@ class Examples:
                 texts.append(t)
                 owner.append(pos)
         return cls(texts, np.asarray(owner, dtype=np.int64))
+
+    def neighbours(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(cosines, example ids) of each query's k nearest examples, best first."""
+        k = min(k, len(self.texts))
+        sims = query_vectors @ self.vectors.T
+        ids = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        part = np.take_along_axis(sims, ids, axis=1)
+        order = np.argsort(-part, axis=1, kind="stable")
+        return np.take_along_axis(part, order, axis=1), np.take_along_axis(ids, order, axis=1)
 
 
 @dataclass
@@ -230,17 +244,19 @@ class Matcher:
         self.concepts = ConceptSpace.build(self.lexicon, entry_concept_texts)
         self._entry_words = [set(self.segmenter.words(e.text)) for e in entries]
         self._pos_by_id = {e.id: i for i, e in enumerate(entries)}
+        self.index = self._load_or_build_index() if self.embedder is not None else None
         self._index_examples()
 
     def _index_examples(self) -> None:
-        """Only the dense index sees examples; the lexical and concept sides depend on the entries alone."""
+        """Examples are searched apart from the entry views, so adding one never rebuilds the entry index."""
         # Examples go through the same cleaning and expansion as queries, so near-duplicates look alike.
-        self.example_views = Examples.build(self.catalog.entries,
-                                            {k: self.prepare(v)[1] for k, v in self.examples.items()})
-        self.index = self._load_or_build_index() if self.embedder is not None else None
+        views = Examples.build(self.catalog.entries, {k: self.prepare(v)[1] for k, v in self.examples.items()})
+        if self.embedder is not None:
+            views.vectors = self._vectors(views.texts, "query")
+        self.example_views = views
 
     def add_examples(self, examples: dict[str, list[str]]) -> None:
-        """Confirmed (reviewed) texts become extra views of their entries, so a correction helps at once."""
+        """Confirmed (reviewed) texts count for their entries at once; only the new texts are encoded."""
         for entry_id, texts in examples.items():
             if self.catalog.get(entry_id) is not None:
                 self.examples.setdefault(entry_id, []).extend(texts)
@@ -248,8 +264,8 @@ class Matcher:
 
     @property
     def index_texts(self) -> list[str]:
-        """Entry views first, then examples: a FAISS id below len(views.texts) is an entry view."""
-        return self.views.texts + self.example_views.texts
+        """The texts behind the FAISS index, in id order."""
+        return self.views.texts
 
     def _vectors(self, texts: list[str], side: str) -> np.ndarray:
         """Embeddings through a per-matcher cache, so adding a reviewed example encodes only that example."""
@@ -275,8 +291,7 @@ class Matcher:
         found = VectorIndex.load(self.settings.index_dir, meta)
         if found is not None:
             return found
-        vectors = np.vstack([self._vectors(self.views.texts, "passage"),
-                             self._vectors(self.example_views.texts, "query")])
+        vectors = self._vectors(self.views.texts, "passage")
         index = VectorIndex(meta, build_faiss(vectors, meta.kind), vectors)
         try:
             index.save(self.settings.index_dir)
@@ -328,6 +343,9 @@ class Matcher:
         q = self.embedder.encode_queries(expanded, batch_size=self.settings.batch_size) if use_dense else None
         if q is not None:
             dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
+        with_examples = q is not None and len(self.example_views.texts) > 0
+        if with_examples:
+            ex_cos, ex_ids = self.example_views.neighbours(q, EXAMPLE_NEIGHBOURS)
         for i in range(len(texts)):
             pool = set(np.argpartition(-lexical[i], lexical_pool - 1)[:lexical_pool].tolist())
             by_entry: dict[int, float] = {}
@@ -336,19 +354,19 @@ class Matcher:
             if q is not None:
                 valid = dense_ids[i] >= 0
                 ids_i, scores_i = dense_ids[i][valid], dense_scores[i][valid]
-                entry_view = ids_i < n_views
                 # The z-score reference is always the top DENSE_POOL entry views, whatever pool a caller asks for.
-                ref = scores_i[entry_view][:DENSE_POOL] if entry_view.any() else scores_i[:DENSE_POOL]
+                ref = scores_i[:DENSE_POOL]
                 mean, std = float(ref.mean()), float(ref.std()) or 1.0
                 for vid, sc in zip(ids_i[:dense_pool], scores_i[:dense_pool]):
                     if vid < n_views:
                         pos = int(self.views.entry_of_view[vid])
                         by_entry[pos] = max(by_entry.get(pos, -1.0), float(sc))
-                    else:
-                        pos = int(self.example_views.owner[vid - n_views])
-                        by_example[pos] = max(by_example.get(pos, -1.0), float(sc))
                 pool |= set(by_entry)
-            pool |= set(by_example)
+            if with_examples:
+                for example, sc in zip(ex_ids[i].tolist(), ex_cos[i].tolist()):
+                    pos = int(self.example_views.owner[example])
+                    by_example[pos] = max(by_example.get(pos, -1.0), float(sc))
+                pool |= set(by_example)
             missing = [p for p in pool if p not in by_entry] if q is not None else []
             if missing:
                 by_entry.update(self._exact_dense(q[i], missing))
