@@ -50,7 +50,8 @@ from corpus.tables import read_rows  # noqa: E402
 from inference.fusion import FusionParams  # noqa: E402
 from inference.matcher import Match, Matcher  # noqa: E402
 from lvzhi.config import Settings, load_settings  # noqa: E402
-from models.e5_rebuild import DEFAULT_MODEL_DIRNAME, ensure_default_model  # noqa: E402
+from models.e5_rebuild import DEFAULT_MODEL_DIRNAME  # noqa: E402
+from training.adapt import ensure_adapted_model  # noqa: E402
 from models.embedder import Embedder, load_embedder  # noqa: E402
 from training.finetune import FinetuneConfig, finetune  # noqa: E402
 from training.pairs import ContrastivePair  # noqa: E402
@@ -112,10 +113,11 @@ def bench_fusion(char_sim: np.ndarray) -> FusionParams:
 
 
 def private_settings(base: Settings, home: Path) -> Settings:
-    """A throwaway home (index cache and all) that borrows the rebuilt base model."""
-    source = ensure_default_model(base.models_dir)
+    """A throwaway home (index cache and all) that borrows the built models (base and adapted)."""
+    adapted, _ = ensure_adapted_model(base.models_dir)
     (home / "models").mkdir(parents=True, exist_ok=True)
-    os.symlink(source, home / "models" / DEFAULT_MODEL_DIRNAME)
+    for name in (DEFAULT_MODEL_DIRNAME, adapted.name):
+        os.symlink(adapted.parent / name, home / "models" / name)
     return replace(base, home=home)
 
 

@@ -21,7 +21,9 @@ LARGE_CATALOG = 100_000
 
 # Our searches are small (a batch of queries against at most a few hundred thousand vectors). FAISS's OpenMP
 # threads spin-wait after each search and starve torch's encoder threads: on 2 cores one query went from 45 ms to
-# 340 ms. One FAISS thread costs the search nothing that matters here.
+# 340 ms. One FAISS thread costs the search nothing that matters here. This call also drops torch to one thread;
+# models.embedder.load_embedder sets torch's count afterwards (measured on 2 cores: 24 tickets/s and 50 ms a
+# query with FAISS at one thread and torch at two; 14/s and 78 ms with both at two; 11/s and 94 ms with both at one).
 faiss.omp_set_num_threads(1)
 
 

