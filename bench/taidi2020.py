@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'方法':<34}{'准确率':>8}{'宏平均F1':>10}{'README':>16}")
     labels = [("zero_shot", "lvzhi 零样本（类别投票）"), ("retrained", f"lvzhi 训练后（{args.folds} 折交叉验证）"),
-              ("char_tfidf", "基线：字符 TF-IDF 最近行"), ("dense_e5", "基线：e5 向量最近行"),
+              ("char_tfidf", "基线：字符 TF-IDF 最近行"), ("dense_e5", "基线：e5 向量最近行（默认适配模型）"),
               ("tfidf_svc", f"基线：TF-IDF + LinearSVC（{args.folds} 折）")]
     for key, label in labels:
         acc, f1 = results[key]
