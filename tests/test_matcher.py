@@ -22,7 +22,10 @@ def best_id(matcher, text):
 
 def test_citizen_words_reach_list_words(matcher):
     m = matcher.match(["市民反映幸福里小区门口每晚有人摆摊卖烧烤，占用人行道，希望尽快处理"])[0]
-    assert m.best.entry.id == "PH075"  # 占道经营等违法行为查处配合
+    # 集镇市容秩序管理 (劝导规范流动摊点) and 占道经营等违法行为查处配合 both cover street vending; either is right,
+    # and the other must be close behind.
+    assert m.best.entry.id in {"JB117", "PH075"}
+    assert {"JB117", "PH075"} <= {c.entry.id for c in m.candidates[:3]}
     assert 0.0 <= m.confidence <= 1.0
     assert m.why, "a match must say why"
     assert m.candidates[0].score >= m.candidates[1].score
@@ -35,15 +38,15 @@ def test_lonely_elder_in_leaking_house_is_destitute_support(matcher):
 
 
 def test_reclaimed_entry_flags_handover_department(matcher):
-    m = matcher.match(["我们厂新买了一台锅炉和一部货梯，要去办使用登记证，镇里说不归他们办了"])[0]
-    assert m.best.entry.id == "SH012"
+    m = matcher.match(["我家老房子要办不动产登记证，镇里说不归他们办了"])[0]
+    assert m.best.entry.id == "SH017"
     assert m.flags.reclaimed
-    assert m.handover_department == "县市场监督管理局"
-    assert any("县市场监督管理局" in w for w in m.warnings)
+    assert m.handover_department == "县自然资源局"
+    assert any("县自然资源局" in w for w in m.warnings)
 
 
 def test_zombie_and_bottom_line_flags(matcher):
-    zombie = matcher.match(["镇里那家烟花爆竹厂的生产安全谁来检查"])[0]
+    zombie = matcher.match(["镇上那个老渡口的渡船安全现在谁管"])[0]
     assert zombie.best.entry.is_zombie and zombie.flags.zombie
     assert any("僵尸" in w for w in zombie.warnings)
     bottom = matcher.match(["有户人家因病致贫，申请低保，帮忙入户调查核实家庭收入"])[0]
