@@ -262,11 +262,6 @@ class Matcher:
                 self.examples.setdefault(entry_id, []).extend(texts)
         self._index_examples()
 
-    @property
-    def index_texts(self) -> list[str]:
-        """The texts behind the FAISS index, in id order."""
-        return self.views.texts
-
     def _vectors(self, texts: list[str], side: str) -> np.ndarray:
         """Embeddings through a per-matcher cache, so adding a reviewed example encodes only that example."""
         cache = self.__dict__.setdefault("_vector_cache", {})
@@ -283,10 +278,10 @@ class Matcher:
         meta = IndexMeta(
             catalog_version=self.catalog.version,
             model_identity=self.embedder.identity,
-            views_hash=views_hash(self.index_texts),
-            kind=choose_kind(self.settings.index_kind, len(self.index_texts)),
+            views_hash=views_hash(self.views.texts),
+            kind=choose_kind(self.settings.index_kind, len(self.views.texts)),
             dim=self.embedder.dim,
-            count=len(self.index_texts),
+            count=len(self.views.texts),
         )
         found = VectorIndex.load(self.settings.index_dir, meta)
         if found is not None:
@@ -339,7 +334,6 @@ class Matcher:
         lexical = f.char * char + f.bm25 * bm25 + f.concept * concept
         lexical_pool = min(lexical_pool, n_entries)
         pools, dense, examples, z_stats = [], [], [], []
-        n_views = len(self.views.texts)
         q = self.embedder.encode_queries(expanded, batch_size=self.settings.batch_size) if use_dense else None
         if q is not None:
             dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
@@ -358,9 +352,8 @@ class Matcher:
                 ref = scores_i[:DENSE_POOL]
                 mean, std = float(ref.mean()), float(ref.std()) or 1.0
                 for vid, sc in zip(ids_i[:dense_pool], scores_i[:dense_pool]):
-                    if vid < n_views:
-                        pos = int(self.views.entry_of_view[vid])
-                        by_entry[pos] = max(by_entry.get(pos, -1.0), float(sc))
+                    pos = int(self.views.entry_of_view[vid])
+                    by_entry[pos] = max(by_entry.get(pos, -1.0), float(sc))
                 pool |= set(by_entry)
             if with_examples:
                 for example, sc in zip(ex_ids[i].tolist(), ex_cos[i].tolist()):
