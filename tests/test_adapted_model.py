@@ -6,11 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from corpus.lexicon import Lexicon
 from lvzhi.config import BASE_MODEL, DEFAULT_MODEL
+from models.e5_rebuild import WEIGHTS_NAME, ensure_default_model, read_manifest
 from models.embedder import load_embedder
-from training.adapt import ADAPT_MANIFEST_NAME, WEIGHTS_NAME, _is_current, adaptation_pairs, ensure_adapted_model
-from models.e5_rebuild import ensure_default_model, read_manifest
+from training.adapt import ADAPT_MANIFEST_NAME, _is_current, adaptation_pairs, ensure_adapted_model
 
 # Colloquial sayings and the list wording they mean (all in the bundled lexicon).
 SAYINGS = [("摆摊", "占道经营"), ("五保户", "特困人员救助供养"), ("老板拖欠工资", "根治拖欠农民工工资"),
