@@ -13,14 +13,16 @@ import logging
 import queue
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from corpus.catalogs import resolve_catalog
 from corpus.schema import Catalog
 from corpus.store import CatalogNotFoundError, CatalogStore
+from inference.fusion import FusionParams
 from inference.matcher import Matcher
 from lvzhi.config import Settings
+from training.examples import ExampleStore
 
 log = logging.getLogger("lvzhi.api")
 
@@ -112,7 +114,10 @@ class MatcherPool:
             return catalog
 
     def _build(self, catalog: Catalog) -> Matcher:
-        base = Matcher(catalog=catalog, embedder=self.embedder, settings=self.settings)
+        # The category vote's weight is the one `lvzhi train` fitted on the stored examples (0 when never fitted).
+        weight = ExampleStore.for_settings(self.settings).category_weight(catalog.version)
+        fusion = replace(FusionParams.load(), category_examples=weight)
+        base = Matcher(catalog=catalog, embedder=self.embedder, settings=self.settings, fusion=fusion)
         examples = self._examples_for(catalog)
         return self._with_examples(base, examples) if examples else base
 

@@ -8,9 +8,10 @@ class accuracy and macro-F1 over the 7 gold classes.
   (mean of the class's two best candidates).
 - retrained: 5-fold cross-validation. On the training folds, lvzhi fine-tunes the embedder (message ↔ the best
   entry of its class, the best entry of another class as hard negative) and adds the training messages to the
-  index as confirmed examples, exactly as `lvzhi train` and reviewed examples do (the matcher counts an example
-  only for a near-duplicate ticket, so on unseen messages the gain comes from the fine-tuned embedding); the
-  held-out fold is then classified like the zero-shot run.
+  index as confirmed examples, exactly as `lvzhi train` and reviewed examples do. An example counts directly only
+  for a near-duplicate ticket; beyond that the categories' support from their nearest examples is weighed in, with
+  the weight `lvzhi train` fits by leave-one-out on the training messages (here scored by the class vote, since
+  classes are what this data labels). The held-out fold is then classified like the zero-shot run.
 - baselines, computed in the same run: char 1–3-gram TF-IDF nearest row, dense e5 nearest row, and 5-fold
   char TF-IDF + LinearSVC.
 
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,11 +50,12 @@ sys.path.insert(0, str(ROOT))
 from corpus.schema import Catalog, DutyEntry  # noqa: E402
 from corpus.tables import read_rows  # noqa: E402
 from inference.fusion import FusionParams  # noqa: E402
-from inference.matcher import Match, Matcher  # noqa: E402
+from inference.matcher import Candidate, Matcher  # noqa: E402
 from lvzhi.config import Settings, load_settings  # noqa: E402
 from models.e5_rebuild import DEFAULT_MODEL_DIRNAME  # noqa: E402
 from training.adapt import ensure_adapted_model  # noqa: E402
 from models.embedder import Embedder, load_embedder  # noqa: E402
+from training.example_weight import WeightFit, fit_category_weight  # noqa: E402
 from training.finetune import FinetuneConfig, finetune  # noqa: E402
 from training.pairs import ContrastivePair  # noqa: E402
 
@@ -90,10 +93,10 @@ def scores(gold: list[str], predicted: list[str], classes: list[str]) -> tuple[f
             float(f1_score(gold, predicted, labels=classes, average="macro", zero_division=0)))
 
 
-def class_vote(match: Match, per_class: int = 2) -> str:
+def class_vote(candidates: Sequence[Candidate], per_class: int = 2) -> str:
     """The class whose best `per_class` candidates score highest on average (a class with fewer repeats its last)."""
     by_class: dict[str, list[float]] = defaultdict(list)
-    for c in match.candidates:
+    for c in candidates:
         if len(by_class[c.entry.category]) < per_class:
             by_class[c.entry.category].append(c.score)
     mean = {k: (sum(v) + (per_class - len(v)) * v[-1]) / per_class for k, v in by_class.items()}
@@ -121,16 +124,22 @@ def private_settings(base: Settings, home: Path) -> Settings:
     return replace(base, home=home)
 
 
-def classify(settings: Settings, data: Dataset, embedder: Embedder, fusions: list[FusionParams], rows: list[int],
-             examples: dict[str, list[str]] | None = None) -> list[list[str]]:
-    """Predicted classes for `rows`, once per fusion (the index is built once and shared)."""
-    matcher = Matcher(catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusions[0],
+def classify(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
+             examples: dict[str, list[str]] | None = None) -> list[str]:
+    """Predicted classes for `rows`."""
+    matcher = Matcher(catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusion,
                       examples=copy.deepcopy(examples or {}))
-    out = []
-    for fusion in fusions:
-        matcher.fusion = fusion
-        out.append([class_vote(m) for m in matcher.match([data.texts[i] for i in rows], top_k=CANDIDATES)])
-    return out
+    return [class_vote(m.candidates) for m in matcher.match([data.texts[i] for i in rows], top_k=CANDIDATES)]
+
+
+def fit_vote(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
+             examples: dict[str, list[str]]) -> WeightFit:
+    """The category vote's weight, fitted by leave-one-out on the training messages (which are the examples)
+    with the model as it was before fine-tuning on them, as `lvzhi train` does."""
+    matcher = Matcher(catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusion,
+                      examples=copy.deepcopy(examples))
+    return fit_category_weight(matcher, [data.texts[i] for i in rows], [data.gold[i] for i in rows],
+                               predict=class_vote, top_k=CANDIDATES)
 
 
 def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray) -> tuple[list[ContrastivePair], dict]:
@@ -200,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"基线计算完成（{time.monotonic() - started:.0f} 秒）", flush=True)
 
         # Zero-shot.
-        zero_pred = classify(settings, data, base, [fusion], list(range(n)))[0]
+        zero_pred = classify(settings, data, base, fusion, list(range(n)))
         results["zero_shot"] = scores(data.gold, zero_pred, data.classes)
         print(f"零样本：准确率 {results['zero_shot'][0]:.3f}，宏平均 F1 {results['zero_shot'][1]:.3f}"
               f"（{time.monotonic() - started:.0f} 秒）", flush=True)
@@ -212,16 +221,18 @@ def main(argv: list[str] | None = None) -> int:
                                 seed=args.seed, max_seq_length=MAX_SEQ_LENGTH, progress=False)
         for k, (train_rows, test_rows) in enumerate(folds[: args.only_folds or None], start=1):
             pairs, examples = training_pairs(data, train_rows, entry_scores)
+            vote = fit_vote(settings, data, base, fusion, list(train_rows), examples)
             tuned = replace(base, model=copy.deepcopy(base.model), identity=f"{base.identity}+taidi-fold{k}")
             stats = finetune(tuned, pairs, config)
-            predicted = classify(settings, data, tuned, [fusion], list(test_rows), examples)[0]
+            predicted = classify(settings, data, tuned, replace(fusion, category_examples=vote.weight),
+                                 list(test_rows), examples)
             for i, p in zip(test_rows, predicted):
                 retrained_pred[i] = p
             del tuned
             done = sorted(retrained_pred)
             acc, f1 = scores([data.gold[i] for i in done], [retrained_pred[i] for i in done], data.classes)
             print(f"第 {k}/{len(folds)} 折：训练 {stats.steps} 步（{stats.seconds:.0f} 秒，损失 {stats.first_loss:.2f}"
-                  f"→{stats.last_loss:.2f}），累计准确率 {acc:.3f}，宏平均 F1 {f1:.3f}"
+                  f"→{stats.last_loss:.2f}；{vote.reason}），累计准确率 {acc:.3f}，宏平均 F1 {f1:.3f}"
                   f"（{time.monotonic() - started:.0f} 秒）", flush=True)
         done = sorted(retrained_pred)
         results["retrained"] = scores([data.gold[i] for i in done], [retrained_pred[i] for i in done], data.classes)

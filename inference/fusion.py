@@ -38,6 +38,9 @@ class FusionParams:
     out_of_list: Logistic = field(default_factory=lambda: Logistic((-6.0, 0, 0, 0, 0, 0, 2.5, -0.5), 1.5))
     # A confirmed example counts as a view of its entry only when a ticket is nearly the same (cosine above this).
     example_floor: float = 0.96  # near-duplicates only: same-style unrelated tickets reach 0.93 with e5
+    # Weight of the categories' support from confirmed examples (per z across categories); fitted by `lvzhi train`
+    # on the examples by leave-one-out and kept with them, 0 until then.
+    category_examples: float = 0.0
     review_below: float = 0.5
     out_of_list_above: float = 0.5
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from corpus.catalogs import resolve_catalog
 from corpus.schema import Catalog
 from corpus.store import CatalogStore
+from inference.fusion import FusionParams
 from inference.matcher import Matcher
 from lvzhi.config import Settings
 
@@ -22,9 +25,12 @@ def load_matcher(settings: Settings, catalog: Catalog | None = None, dense: bool
     of their entries (none when no such texts are stored); pass False to score a labelled set that may overlap them.
     """
     from models.embedder import load_embedder
-    from training.examples import stored_examples
+    from training.examples import ExampleStore, stored_examples
 
     catalog = catalog or load_catalog(settings)
     embedder = load_embedder(settings) if dense else None
     confirmed = stored_examples(settings, catalog) if examples else {}
-    return Matcher(catalog=catalog, embedder=embedder, settings=settings, examples=confirmed)
+    fusion = FusionParams.load()
+    if confirmed:
+        fusion = replace(fusion, category_examples=ExampleStore.for_settings(settings).category_weight(catalog.version))
+    return Matcher(catalog=catalog, embedder=embedder, settings=settings, fusion=fusion, examples=confirmed)

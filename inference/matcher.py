@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 DENSE_POOL = 64  # dense neighbours fetched per query; also the sample the dense z-score is taken over
 LEXICAL_POOL = 24  # best lexical entries always rescored, so a strong keyword hit is never lost
 EXAMPLE_NEIGHBOURS = 8  # nearest confirmed examples looked at per ticket
+CATEGORY_NEIGHBOURS = 3  # a category's support is its mean cosine over this many of its nearest examples
+LEFT_OUT = -2.0  # a similarity below any cosine: marks an example as not there
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class Evidence:
     pools: list[list[int]]  # candidate entry positions per query
     dense: list[dict[int, float]]  # entry position -> best view cosine, for pool entries
     examples: list[dict[int, float]]  # entry position -> best confirmed-example cosine, where one was retrieved
+    categories: list[dict[str, float]]  # category -> support from confirmed examples (z across categories)
     z_stats: list[tuple[float, float]]  # mean/std of each query's top dense scores
 
 
@@ -161,9 +164,11 @@ class Examples:
     """Texts people confirmed for an entry (reviews, training pairs), searched apart from the entry views, so
     adding one never rebuilds the entry index. They count only when a ticket is nearly the same
     (`FusionParams.example_floor`): one confirmed ticket must not pull every ticket written in the same hotline
-    style onto its entry. A vote over the nearest examples (an entry gains when its examples stand out among the
-    neighbours) was tried: it helped where every class had many examples (taidi2020) and cost 2–3 points of
-    top-1 where examples were sparse (cross-validated on our tuning items), so it is not used."""
+    style onto its entry. A vote over the nearest examples per entry was tried: it helped where every class had
+    many examples (taidi2020) and cost 2–3 points of top-1 where examples were sparse (cross-validated on our
+    tuning items), so it is not used. What is used is coarser: each category's support (`category_support`),
+    weighted by `FusionParams.category_examples`, which `lvzhi train` fits on the examples themselves by
+    leave-one-out, so it is zero wherever it would not have helped."""
 
     texts: list[str]
     owner: np.ndarray  # example -> entry position
@@ -178,14 +183,34 @@ class Examples:
                 owner.append(pos)
         return cls(texts, np.asarray(owner, dtype=np.int64))
 
-    def neighbours(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(cosines, example ids) of each query's k nearest examples, best first."""
+    def neighbours(self, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(cosines, example ids) of each query's k nearest examples, best first; sims is (queries, examples)."""
         k = min(k, len(self.texts))
-        sims = query_vectors @ self.vectors.T
         ids = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         part = np.take_along_axis(sims, ids, axis=1)
         order = np.argsort(-part, axis=1, kind="stable")
         return np.take_along_axis(part, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+
+def category_support(sims: np.ndarray, categories: np.ndarray) -> list[dict[str, float]]:
+    """Per query, each category's mean cosine to its nearest confirmed examples, as z-scores across the categories
+    that have examples. Pooled per category because one entry rarely has enough examples to vote on its own.
+    Similarities at LEFT_OUT do not count (leave-one-out fitting)."""
+    names = sorted(set(categories.tolist()))
+    if len(names) < 2 or not len(sims):
+        return [{} for _ in range(len(sims))]
+    columns = []
+    for name in names:
+        s = sims[:, categories == name]
+        k = min(CATEGORY_NEIGHBOURS, s.shape[1])
+        top = -np.partition(-s, k - 1, axis=1)[:, :k]
+        present = top > LEFT_OUT / 2
+        count = present.sum(axis=1)
+        columns.append(np.where(count > 0, (top * present).sum(axis=1) / np.maximum(count, 1), np.nan))
+    support = np.stack(columns, axis=1)
+    with np.errstate(all="ignore"):
+        z = (support - np.nanmean(support, axis=1, keepdims=True)) / np.nanstd(support, axis=1, keepdims=True)
+    return [{n: float(v) for n, v in zip(names, row) if np.isfinite(v)} for row in z]
 
 
 @dataclass
@@ -321,8 +346,9 @@ class Matcher:
         return [self.judge(ev, i, self.fusion, top_k) for i in range(len(texts))]
 
     def gather_evidence(self, texts: list[str], use_dense: bool, dense_pool: int = DENSE_POOL,
-                        lexical_pool: int = LEXICAL_POOL) -> "Evidence":
-        """Every channel's scores for a batch, over a candidate pool per query; fusion happens later."""
+                        lexical_pool: int = LEXICAL_POOL, leave_out: bool = False) -> "Evidence":
+        """Every channel's scores for a batch, over a candidate pool per query; fusion happens later.
+        leave_out=True scores texts that are themselves confirmed examples as if they were not (fitting)."""
         n_entries = len(self.catalog.entries)
         cleaned, expanded, hits = self.prepare(texts)
         char = self.views.max_per_entry(self.lexical.char_scores(expanded))
@@ -338,8 +364,18 @@ class Matcher:
         if q is not None:
             dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
         with_examples = q is not None and len(self.example_views.texts) > 0
+        categories: list[dict[str, float]] = [{} for _ in texts]
         if with_examples:
-            ex_cos, ex_ids = self.example_views.neighbours(q, EXAMPLE_NEIGHBOURS)
+            sims = q @ self.example_views.vectors.T
+            if leave_out:
+                same_text: dict[str, list[int]] = {}
+                for j, own in enumerate(self.example_views.texts):
+                    same_text.setdefault(own, []).append(j)
+                for i, t in enumerate(expanded):
+                    sims[i, same_text.get(t, [])] = LEFT_OUT
+            ex_cos, ex_ids = self.example_views.neighbours(sims, EXAMPLE_NEIGHBOURS)
+            owner_category = np.asarray([self.catalog.entries[p].category for p in self.example_views.owner])
+            categories = category_support(sims, owner_category)
         for i in range(len(texts)):
             pool = set(np.argpartition(-lexical[i], lexical_pool - 1)[:lexical_pool].tolist())
             by_entry: dict[int, float] = {}
@@ -357,6 +393,8 @@ class Matcher:
                 pool |= set(by_entry)
             if with_examples:
                 for example, sc in zip(ex_ids[i].tolist(), ex_cos[i].tolist()):
+                    if sc <= LEFT_OUT:
+                        continue
                     pos = int(self.example_views.owner[example])
                     by_example[pos] = max(by_example.get(pos, -1.0), float(sc))
                 pool |= set(by_example)
@@ -367,7 +405,8 @@ class Matcher:
             dense.append(by_entry)
             examples.append(by_example)
             z_stats.append((mean, std))
-        return Evidence(texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, examples, z_stats)
+        return Evidence(texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, examples,
+                        categories, z_stats)
 
     def rank(self, ev: "Evidence", i: int, params: FusionParams, top_k: int) -> tuple[Candidate, ...]:
         mean, std = ev.z_stats[i]
@@ -379,6 +418,8 @@ class Matcher:
                 d = max(d, example)
             fused = (params.char * float(ev.char[i, pos]) + params.bm25 * float(ev.bm25[i, pos])
                      + params.concept * float(ev.concept[i, pos]) + params.dense * (d - mean) / std)
+            if params.category_examples:
+                fused += params.category_examples * ev.categories[i].get(self.catalog.entries[pos].category, 0.0)
             scored.append((fused, pos, d))
         scored.sort(key=lambda t: (-t[0], t[1]))
         return tuple(

@@ -24,6 +24,7 @@ from models.e5_rebuild import DEFAULT_MODEL_DIRNAME, ensure_default_model
 from models.embedder import load_embedder
 from models.registry import ModelRegistry
 from tests.training_fixture import HELD_OUT, TRAIN, WRONG_ENTRY, catalog_rows
+from training.example_weight import WEIGHT_GRID
 from training.examples import ExampleStore
 from training.finetune import FinetuneConfig
 from training.pipeline import TrainRequest, run_training
@@ -195,3 +196,27 @@ def test_vectors_of_restored_base_model_are_bit_identical(trained):
     finally:
         registry.rollback()
     assert registry.current().version == "v1"
+
+
+def test_category_vote_is_fitted_by_leave_one_out_and_travels_with_the_examples(trained):
+    own = trained["settings"]
+    vote = trained["outcome"].record.metrics["category_vote"]
+    assert vote["texts"] == len(trained["outcome"].data.train)
+    assert set(vote["accuracy"]) == {str(m) for m in WEIGHT_GRID}
+    best = max(WEIGHT_GRID, key=lambda m: (vote["accuracy"][str(m)], -m))
+    matcher = load_matcher(own)
+    assert vote["weight"] == pytest.approx(best * matcher.fusion.dense)
+    assert ExampleStore.for_settings(own).category_weight(trained["catalog"].version) == vote["weight"]
+    assert matcher.fusion.category_examples == vote["weight"]
+    assert load_matcher(own, examples=False).fusion.category_examples == 0.0
+
+
+def test_leave_one_out_hides_a_confirmed_text_from_itself(trained):
+    matcher = load_matcher(trained["settings"])
+    text = TRAIN["A05"][0]
+    seen = matcher.gather_evidence([text], use_dense=True)
+    hidden = matcher.gather_evidence([text], use_dense=True, leave_out=True)
+    position = [e.id for e in matcher.catalog.entries].index("A05")
+    assert seen.examples[0][position] > 0.999  # it finds itself ...
+    assert hidden.examples[0].get(position, 0.0) < 0.999  # ... unless left out
+    assert seen.categories[0] != hidden.categories[0]

@@ -53,8 +53,17 @@ class ExampleStore:
             return []
         return sorted(m.group(1) for p in self.root.iterdir() if (m := _FILE.match(p.name)))
 
-    def add(self, catalog: Catalog, labelled: list[LabelledText]) -> int:
-        """Merge texts into the catalog version's file; returns how many were new."""
+    def category_weight(self, catalog_version: str) -> float:
+        """The category vote's weight `lvzhi train` fitted on these examples (0 when never fitted)."""
+        try:
+            raw = json.loads(self.path_for(catalog_version).read_text(encoding="utf-8"))
+            return float(raw.get("category_vote", {}).get("weight", 0.0))
+        except (OSError, ValueError, AttributeError):
+            return 0.0
+
+    def add(self, catalog: Catalog, labelled: list[LabelledText], category_vote: dict | None = None) -> int:
+        """Merge texts into the catalog version's file; returns how many were new. category_vote (a `WeightFit`
+        as a dict) replaces the stored fit when given."""
         examples = self.load(catalog.version)
         added = 0
         for item in labelled:
@@ -62,8 +71,10 @@ class ExampleStore:
             if item.text not in texts:
                 texts.append(item.text)
                 added += 1
+        if category_vote is None:
+            category_vote = {"weight": self.category_weight(catalog.version)}
         payload = {"catalog_version": catalog.version, "catalog_name": catalog.name, "updated_at": now_iso(),
-                   "examples": examples}
+                   "examples": examples, "category_vote": category_vote}
         text = json.dumps(payload, ensure_ascii=False, indent=1)
         atomic_write(self.path_for(catalog.version), lambda p: p.write_text(text, encoding="utf-8"))
         return added

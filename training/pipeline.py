@@ -33,6 +33,7 @@ from training.data import (
     split_validation,
 )
 from training.evaluation import build_matcher, dense_scores, examples_by_entry, matcher_scores
+from training.example_weight import fit_category_weight
 from training.examples import ExampleStore
 from training.finetune import FinetuneConfig, FinetuneStats, finetune
 from training.pairs import ContrastivePair, catalog_pairs, confusable_entries, data_hash, labelled_pairs, with_hard_negatives
@@ -154,11 +155,17 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     current = load_embedder(settings)
     report(f"当前模型：{current.identity}")
     examples = examples_by_entry(data.train)
+    example_store = ExampleStore.for_settings(settings)
 
     confusable = confusable_entries(current, catalog, batch_size=settings.batch_size)
     pairs = with_hard_negatives(data.catalog_pairs + labelled_pairs(data.train, catalog), catalog, confusable,
                                 data.rejected)
     before_matcher = build_matcher(settings, catalog, current, examples)
+    # Fitted before fine-tuning: a model that has learned these texts would make them look easier than new ones.
+    vote = fit_category_weight(before_matcher, [x.text for x in data.train], [x.entry_id for x in data.train])
+    report(vote.reason)
+    stored_weight = example_store.category_weight(catalog.version)
+    before_matcher.fusion = replace(before_matcher.fusion, category_examples=stored_weight)
     before = matcher_scores(before_matcher, validation)
     before_dense = dense_scores(current, catalog, validation, settings.batch_size)
     before_eval = matcher_scores(before_matcher, eval_items) if eval_items else None
@@ -188,6 +195,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
                         identity=f"{record.display_name}@{record.weights_sha256[:12]}")
 
     after_matcher = build_matcher(settings, catalog, candidate, examples)
+    after_matcher.fusion = replace(after_matcher.fusion, category_examples=vote.weight)
     after = matcher_scores(after_matcher, validation)
     after_dense = dense_scores(candidate, catalog, validation, settings.batch_size)
     after_eval = matcher_scores(after_matcher, eval_items) if eval_items else None
@@ -205,7 +213,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     else:
         verdict = PromotionVerdict(False, "没有验证数据（标注太少且未给 --eval），无法确认新模型不变差，未启用；"
                                           "如确需启用请加 --force")
-    metrics = {"validation_source": validation_source}
+    metrics = {"validation_source": validation_source, "category_vote": vote.to_dict()}
     if validation:
         metrics["validation"] = ScorePair(before, after).to_dict()
         metrics["validation_dense"] = ScorePair(before_dense, after_dense).to_dict()
@@ -217,7 +225,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     if not verdict.promote and not request.keep_refused_weights:
         record = registry.discard_weights(record.version)
     if verdict.promote and data.labelled:
-        ExampleStore.for_settings(settings).add(catalog, data.labelled)
+        example_store.add(catalog, data.labelled, category_vote=vote.to_dict())
 
     return TrainOutcome(
         record=record, verdict=verdict, stats=stats, data=data,
