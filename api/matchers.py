@@ -13,16 +13,15 @@ import logging
 import queue
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from corpus.catalogs import resolve_catalog
 from corpus.schema import Catalog
 from corpus.store import CatalogNotFoundError, CatalogStore
-from inference.fusion import FusionParams
+from inference.loader import fusion_with_examples
 from inference.matcher import Matcher
 from lvzhi.config import Settings
-from training.examples import ExampleStore
 
 log = logging.getLogger("lvzhi.api")
 
@@ -114,10 +113,8 @@ class MatcherPool:
             return catalog
 
     def _build(self, catalog: Catalog) -> Matcher:
-        # The category vote's weight is the one `lvzhi train` fitted on the stored examples (0 when never fitted).
-        weight = ExampleStore.for_settings(self.settings).category_weight(catalog.version)
-        fusion = replace(FusionParams.load(), category_examples=weight)
-        base = Matcher(catalog=catalog, embedder=self.embedder, settings=self.settings, fusion=fusion)
+        base = Matcher(catalog=catalog, embedder=self.embedder, settings=self.settings,
+                       fusion=fusion_with_examples(self.settings, catalog))
         examples = self._examples_for(catalog)
         return self._with_examples(base, examples) if examples else base
 

@@ -25,12 +25,18 @@ def load_matcher(settings: Settings, catalog: Catalog | None = None, dense: bool
     of their entries (none when no such texts are stored); pass False to score a labelled set that may overlap them.
     """
     from models.embedder import load_embedder
-    from training.examples import ExampleStore, stored_examples
+    from training.examples import stored_examples
 
     catalog = catalog or load_catalog(settings)
     embedder = load_embedder(settings) if dense else None
     confirmed = stored_examples(settings, catalog) if examples else {}
-    fusion = FusionParams.load()
-    if confirmed:
-        fusion = replace(fusion, category_examples=ExampleStore.for_settings(settings).category_weight(catalog.version))
+    fusion = fusion_with_examples(settings, catalog) if confirmed else FusionParams.load()
     return Matcher(catalog=catalog, embedder=embedder, settings=settings, fusion=fusion, examples=confirmed)
+
+
+def fusion_with_examples(settings: Settings, catalog: Catalog) -> FusionParams:
+    """The shipped fusion, with the category vote's weight `lvzhi train` fitted on the stored examples (0 if never)."""
+    from training.examples import ExampleStore
+
+    weight = ExampleStore.for_settings(settings).category_weight(catalog.version)
+    return replace(FusionParams.load(), category_examples=weight)

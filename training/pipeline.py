@@ -11,6 +11,7 @@ from pathlib import Path
 from corpus.schema import Catalog
 from corpus.store import CatalogStore
 from inference.evaluate import load_labelled
+from inference.loader import fusion_with_examples
 from lvzhi.config import Settings
 from models.e5_rebuild import sha256_of
 from models.embedder import Embedder, load_embedder
@@ -155,7 +156,6 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     current = load_embedder(settings)
     report(f"当前模型：{current.identity}")
     examples = examples_by_entry(data.train)
-    example_store = ExampleStore.for_settings(settings)
 
     confusable = confusable_entries(current, catalog, batch_size=settings.batch_size)
     pairs = with_hard_negatives(data.catalog_pairs + labelled_pairs(data.train, catalog), catalog, confusable,
@@ -164,8 +164,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     # Fitted before fine-tuning: a model that has learned these texts would make them look easier than new ones.
     vote = fit_category_weight(before_matcher, [x.text for x in data.train], [x.entry_id for x in data.train])
     report(vote.reason)
-    stored_weight = example_store.category_weight(catalog.version)
-    before_matcher.fusion = replace(before_matcher.fusion, category_examples=stored_weight)
+    before_matcher.fusion = fusion_with_examples(settings, catalog)  # as answers are given today
     before = matcher_scores(before_matcher, validation)
     before_dense = dense_scores(current, catalog, validation, settings.batch_size)
     before_eval = matcher_scores(before_matcher, eval_items) if eval_items else None
@@ -225,7 +224,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     if not verdict.promote and not request.keep_refused_weights:
         record = registry.discard_weights(record.version)
     if verdict.promote and data.labelled:
-        example_store.add(catalog, data.labelled, category_vote=vote.to_dict())
+        ExampleStore.for_settings(settings).add(catalog, data.labelled, category_vote=vote.to_dict())
 
     return TrainOutcome(
         record=record, verdict=verdict, stats=stats, data=data,
