@@ -24,7 +24,8 @@ from models.e5_rebuild import DEFAULT_MODEL_DIRNAME, ensure_default_model
 from models.embedder import load_embedder
 from models.registry import ModelRegistry
 from tests.training_fixture import HELD_OUT, TRAIN, WRONG_ENTRY, catalog_rows
-from training.example_weight import WEIGHT_GRID
+from training import example_weight
+from training.example_weight import WEIGHT_GRID, fit_category_weight
 from training.examples import ExampleStore
 from training.finetune import FinetuneConfig
 from training.pipeline import TrainRequest, run_training
@@ -220,3 +221,12 @@ def test_leave_one_out_hides_a_confirmed_text_from_itself(trained):
     assert seen.examples[0][position] > 0.999  # it finds itself ...
     assert hidden.examples[0].get(position, 0.0) < 0.999  # ... unless left out
     assert seen.categories[0] != hidden.categories[0]
+
+
+def test_vote_fit_gives_the_same_answer_in_small_batches(trained, monkeypatch):
+    matcher = load_matcher(trained["settings"])
+    train = trained["outcome"].data.train
+    texts, labels = [x.text for x in train], [x.entry_id for x in train]
+    whole = fit_category_weight(matcher, texts, labels)
+    monkeypatch.setattr(example_weight, "FIT_BATCH", 5)
+    assert fit_category_weight(matcher, texts, labels) == whole

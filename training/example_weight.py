@@ -9,15 +9,18 @@ whenever the examples would not have helped).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from inference.matcher import Candidate, Matcher
 
 # Multiples of the dense channel's weight, so the grid means the same whatever scale the fusion uses.
-WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 MIN_TEXTS = 20  # below this, leave-one-out cannot tell a real gain from luck
 MIN_CATEGORIES = 2
+MAX_FIT_TEXTS = 2000
+FIT_BATCH = 256
 
 Predict = Callable[[Sequence[Candidate]], str]
 
@@ -45,12 +48,17 @@ def fit_category_weight(matcher: Matcher, texts: list[str], labels: list[str], p
     categories = {matcher.catalog.entries[p].category for p in matcher.example_views.owner.tolist()}
     if matcher.embedder is None or len(texts) < MIN_TEXTS or len(categories) < MIN_CATEGORIES:
         return WeightFit(0.0, {}, len(texts), f"确认样本不足（{len(texts)} 条，{len(categories)} 个类别），类别投票不启用")
-    ev = matcher.gather_evidence(texts, use_dense=True, leave_out=True)
-    accuracy = {}
-    for multiple in WEIGHT_GRID:
-        params = replace(matcher.fusion, category_examples=multiple * matcher.fusion.dense)
-        right = sum(predict(matcher.rank(ev, i, params, top_k)) == labels[i] for i in range(len(texts)))
-        accuracy[multiple] = right / len(texts)
+    if len(texts) > MAX_FIT_TEXTS:  # a fixed sample: enough to choose among a few weights, and time stays bounded
+        keep = sorted(random.Random(0).sample(range(len(texts)), MAX_FIT_TEXTS))
+        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+    right = dict.fromkeys(WEIGHT_GRID, 0)
+    for start in range(0, len(texts), FIT_BATCH):  # batches, so the text × example similarities stay small
+        ev = matcher.gather_evidence(texts[start : start + FIT_BATCH], use_dense=True, leave_out=True)
+        for multiple in WEIGHT_GRID:
+            params = replace(matcher.fusion, category_examples=multiple * matcher.fusion.dense)
+            right[multiple] += sum(predict(matcher.rank(ev, i, params, top_k)) == labels[start + i]
+                                   for i in range(len(ev.texts)))
+    accuracy = {m: right[m] / len(texts) for m in WEIGHT_GRID}
     best = max(WEIGHT_GRID, key=lambda m: (accuracy[m], -m))
     reason = (f"留一法：类别投票权重取稠密通道的 {best:g} 倍，确认样本准确率 {accuracy[0.0]:.3f} → {accuracy[best]:.3f}"
               if best else f"留一法：类别投票无益（{accuracy[0.0]:.3f}），不启用")
