@@ -78,8 +78,9 @@ class ChecksumCache:
         stamp = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
         key = str(Path(file).resolve())
         known = self._read()
-        if known.get(key, {}).get("stamp") == stamp:
-            return known[key]["sha256"]
+        entry = known.get(key)
+        if isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("sha256"), str):
+            return entry["sha256"]
         digest = sha256_of(file)
         known = {k: v for k, v in known.items() if Path(k).exists()}
         known[key] = {"stamp": stamp, "sha256": digest}
