@@ -38,7 +38,7 @@ class ExampleStore:
     def path_for(self, catalog_version: str) -> Path:
         return self.root / f"{catalog_version}.json"
 
-    def load(self, catalog_version: str) -> dict[str, list[str]]:
+    def _payload(self, catalog_version: str) -> dict:
         try:
             raw = json.loads(self.path_for(catalog_version).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -46,7 +46,21 @@ class ExampleStore:
         except (OSError, ValueError) as error:
             log.warning("已保存的示例 %s 无法读取：%s", self.path_for(catalog_version), error)
             return {}
-        return {str(k): [str(t) for t in v] for k, v in raw.get("examples", {}).items()}
+        return raw if isinstance(raw, dict) else {}
+
+    @staticmethod
+    def _examples(payload: dict) -> dict[str, list[str]]:
+        return {str(k): [str(t) for t in v] for k, v in payload.get("examples", {}).items()}
+
+    @staticmethod
+    def _weight(payload: dict) -> float:
+        try:
+            return float(payload.get("category_vote", {}).get("weight", 0.0))
+        except (AttributeError, TypeError, ValueError):
+            return 0.0
+
+    def load(self, catalog_version: str) -> dict[str, list[str]]:
+        return self._examples(self._payload(catalog_version))
 
     def versions(self) -> list[str]:
         if not self.root.is_dir():
@@ -55,16 +69,13 @@ class ExampleStore:
 
     def category_weight(self, catalog_version: str) -> float:
         """The category vote's weight `lvzhi train` fitted on these examples (0 when never fitted)."""
-        try:
-            raw = json.loads(self.path_for(catalog_version).read_text(encoding="utf-8"))
-            return float(raw.get("category_vote", {}).get("weight", 0.0))
-        except (OSError, ValueError, AttributeError):
-            return 0.0
+        return self._weight(self._payload(catalog_version))
 
     def add(self, catalog: Catalog, labelled: list[LabelledText], category_vote: dict | None = None) -> int:
         """Merge texts into the catalog version's file; returns how many were new. category_vote (a `WeightFit`
         as a dict) replaces the stored fit when given."""
-        examples = self.load(catalog.version)
+        stored = self._payload(catalog.version)
+        examples = self._examples(stored)
         added = 0
         for item in labelled:
             texts = examples.setdefault(item.entry_id, [])
@@ -72,7 +83,7 @@ class ExampleStore:
                 texts.append(item.text)
                 added += 1
         if category_vote is None:
-            category_vote = {"weight": self.category_weight(catalog.version)}
+            category_vote = {"weight": self._weight(stored)}
         payload = {"catalog_version": catalog.version, "catalog_name": catalog.name, "updated_at": now_iso(),
                    "examples": examples, "category_vote": category_vote}
         text = json.dumps(payload, ensure_ascii=False, indent=1)
