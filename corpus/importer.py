@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from corpus.headers import CANONICAL_HEADER, field_for_header, normalize_header, parse_yes_no, split_aliases
+from corpus.headers import (CANONICAL_HEADER, FUZZY_RANK, field_for_header, normalize_header, parse_yes_no,
+                            split_aliases)
 from corpus.import_errors import CatalogImportError, ImportProblem, ProblemLog
 from corpus.readers import (
     CSV_SUFFIXES,
@@ -110,6 +111,26 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s*\n\s*", "", text).strip()
 
 
+# Printed lists number their items inside the name cell too ("1.秸秆禁烧", "（二）燃气安全检查", "③…"); the number is
+# not part of the duty's name. Digits not followed by a separator stay ("12345热线工单办理").
+_NAME_NUMBERING = re.compile(
+    r"^(?:\d{1,3}(?:[.．](?!\d)|[、)）])|[（(](?:\d{1,3}|[一二三四五六七八九十]{1,3})[)）]|[一二三四五六七八九十]{1,3}、|[①-⑳])\s*")
+
+
+# Lists mark the centre's bottom-line items in the name cell (防汛防台工作★, …（兜底事项）) or in 备注 when they have
+# no column for it.
+_NOT_BOTTOM_LINE = re.compile(r"[非不否无].{0,3}兜底")
+_BOTTOM_LINE_MARK = re.compile(r"\s*(?:[★☆]|[（(【\[]\s*兜底(?:事项)?\s*[)）】\]])\s*")
+
+
+def _duty_name(text: str) -> tuple[str, bool]:
+    """(name without its printed number or bottom-line mark, whether it carried that mark)."""
+    name = _one_line(text)
+    unmarked, marks = _BOTTOM_LINE_MARK.subn("", name)
+    bare = _NAME_NUMBERING.sub("", unmarked, count=1).strip()
+    return bare or unmarked or name, marks > 0
+
+
 def _multi_line(text: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
@@ -135,7 +156,7 @@ class _TypeTracker:
 def _entry_from_cells(
     cells: _Cells, where: _Where, default_type: ListType | None, untyped: _TypeTracker, log: ProblemLog
 ) -> _RawEntry | None:
-    name = _one_line(cells.text("name"))
+    name, marked_bottom_line = _duty_name(cells.text("name"))
     if not name:
         filled = [v for v, _ in cells.values.values() if v.strip()]
         hint = "（如果这一行是说明文字，请删除它或以「注：」开头）" if len(filled) == 1 else ""
@@ -157,6 +178,9 @@ def _entry_from_cells(
             untyped.rows.append(where)
 
     bottom_line = parse_yes_no(cells.text("bottom_line"))
+    if not cells.text("bottom_line").strip():
+        note = cells.text("note")
+        bottom_line = marked_bottom_line or ("兜底" in note and not _NOT_BOTTOM_LINE.search(note))
     if bottom_line is None:
         log.add(where.problem(
             f"无法识别「{cells.text('bottom_line').strip()}」，兜底事项请填「是」或「否」（也可留空）",
@@ -203,19 +227,42 @@ def _name_column(columns: _HeaderColumns) -> int | None:
     return named[0][1] if named else None
 
 
+def _promote_name_column(columns: _HeaderColumns) -> int | None:
+    """Lists titled 职责任务清单 head the duty column 职责任务 and the details 具体事项: with no name column among
+    two or more known headers, the leftmost content column names the duty."""
+    if len({text for _, _, text in columns.values()}) < 2:
+        return None
+    content = sorted(index for index, (f, _, _) in columns.items() if f == "description")
+    if not content:
+        return None
+    field_name, rank, text = columns[content[0]]
+    columns[content[0]] = ("name", rank + FUZZY_RANK, text)
+    return content[0]
+
+
 def _find_header(rows: list[tuple[int, tuple[str, ...]]]) -> tuple[int, int, _HeaderColumns] | None:
     """(header position, first data position, columns) from the first top row that has a name column."""
     for position, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
         columns = _header_columns(cells)
         name_index = _name_column(columns)
         if name_index is None:
+            name_index = _promote_name_column(columns)
+        if name_index is None:
             continue
+        if columns[name_index][1] >= FUZZY_RANK and len({text for _, _, text in columns.values()}) < 2:
+            continue  # a title such as "白沙镇履职事项" read by its words is not a header row
         data_start = position + 1
-        # Two-row headers ("县级部门" over "主责部门｜配合部门") repeat the vertically merged name cell below.
+        # Two-row headers ("县级部门" over "主责部门｜配合部门") repeat the vertically merged name cell below, or, once
+        # saved as CSV, leave it blank under a row of nothing but header words.
         if data_start < len(rows):
             below = rows[data_start][1]
-            if name_index < len(below) and normalize_header(below[name_index]) == normalize_header(cells[name_index]):
-                columns.update(_header_columns(below))
+            below_name = normalize_header(below[name_index]) if name_index < len(below) else ""
+            below_columns = _header_columns(below)
+            filled = [c.strip() for c in below if c.strip()]
+            if below_name == normalize_header(cells[name_index]) or (
+                    not below_name and len(set(filled)) >= 2 and len(below_columns) == len(filled)
+                    and not any(single_list_type_named(c) for c in filled)):
+                columns.update(below_columns)
                 data_start += 1
         return position, data_start, columns
     return None
@@ -249,7 +296,7 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
         if not _is_instruction_sheet(sheet.name):
             log.add(_Where(file_label, sheet.name).problem(
                 f"找不到表头：前 {HEADER_SEARCH_ROWS} 行中没有「事项名称」列"
-                "（可用的列名：事项名称、履职事项、工作事项、事项、name）"
+                "（可用的列名如：事项名称、履职事项、职责事项、工作事项、事项、name，或以“事项”结尾、含“名称”的列名）"
             ))
         return []
     header_position, data_start, columns = found
@@ -263,7 +310,7 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
         sheet_type = next(iter(title_types))
 
     section_type: ListType | None = None
-    heading_category = ""
+    heading_category = category_above = ""
     untyped = _TypeTracker([])
     entries: list[_RawEntry] = []
     for number, cells in rows[data_start:]:
@@ -274,18 +321,23 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
             text = next(iter(distinct))
             named = single_list_type_named(text)
             if named is not None:
-                section_type, heading_category = named, ""
+                section_type, heading_category, category_above = named, "", ""
                 continue
             if _NOTE.match(text):
                 continue
             heading = _HEADING.match(text)
             if heading:
-                heading_category = heading.group("title")
+                heading_category, category_above = heading.group("title"), ""
                 continue
         where = _Where(file_label, sheet.name, number)
         cells_by_field = _row_cells(cells, columns)
-        if heading_category and not cells_by_field.text("category").strip():
-            cells_by_field.values["category"] = (heading_category, cells_by_field.column("category"))
+        category = cells_by_field.text("category").strip()
+        if not category and (category_above or heading_category):
+            # A category cell merged down over its items arrives blank below its first row once the sheet has been
+            # saved as CSV or copied out; the items still belong to it.
+            cells_by_field.values["category"] = (category_above or heading_category, cells_by_field.column("category"))
+        elif category:
+            category_above = category
         default_type = section_type or sheet_type or fallback_type
         entry = _entry_from_cells(cells_by_field, where, default_type, untyped, log)
         if entry is None:

@@ -227,6 +227,86 @@ def test_item_merged_over_several_content_rows_is_one_entry(tmp_path):
     ]
 
 
+def test_headers_worded_freely_are_read_by_their_words(tmp_path):
+    basic = write_xlsx(tmp_path / "白沙镇清单.xlsx", {
+        "基本履职事项": [
+            ["白沙镇履职事项"],  # a title that ends like a header word is not the header
+            ["序号", "一级事项", "职责事项", "具体工作事项", "承办科室（站所）", "履职依据"],
+            [1, "党的建设", "基层党组织建设", "指导村党组织换届", "党建办", "《中国共产党章程》"],
+            [2, None, "党员发展", "按程序发展党员", "党建办", ""],
+            [3, "平安建设", "矛盾纠纷排查化解", "组织排查化解", "综治中心", ""],
+        ],
+    }, merges={"基本履职事项": ["A1:F1"]})
+    cooperate = write_csv(tmp_path / "白沙镇配合履职事项清单.csv", [
+        ["序号", "事项名称", "县级部门职责", "乡镇（街道）配合职责", "县级牵头部门（主责部门）", "乡镇（街道）承办科室"],
+        ["1", "秸秆禁烧", "组织执法检查", "开展巡查劝导", "县生态环境局", "生态环保办"],
+    ])
+    catalog = import_catalog([basic, cooperate])
+
+    by_name = {e.name: e for e in catalog.entries}
+    assert list(by_name) == ["基层党组织建设", "党员发展", "矛盾纠纷排查化解", "秸秆禁烧"]
+    party = by_name["基层党组织建设"]
+    assert (party.list_type, party.category, party.description, party.office) == (
+        ListType.BASIC, "党的建设", "指导村党组织换届", "党建办")
+    assert "章程" not in party.text  # the legal-basis column is not part of the entry
+    assert by_name["党员发展"].category == "党的建设"  # the merged category cell, blank below its first row
+    straw = by_name["秸秆禁烧"]
+    assert (straw.list_type, straw.description, straw.department, straw.office) == (
+        ListType.COOPERATE, "开展巡查劝导", "县生态环境局", "生态环保办")
+
+
+def test_blank_category_carries_down_within_a_section_only(tmp_path):
+    path = write_csv(tmp_path / "清单.csv", [
+        ["序号", "清单类型", "事项类别", "事项名称"],
+        ["1", "基本履职事项", "党的建设", "基层党组织建设"],
+        ["2", "基本履职事项", "", "党员发展"],
+        ["二、配合履职事项"],
+        ["3", "配合履职事项", "", "配合开展人口普查"],
+    ])
+    assert [e.category for e in import_catalog([path]).entries] == ["党的建设", "党的建设", ""]
+
+
+def test_two_row_header_saved_as_csv_and_numbered_names(tmp_path):
+    path = write_csv(tmp_path / "配合履职事项清单.csv", [
+        ["序号", "事项名称", "职责边界", "", "承办科室"],
+        ["", "", "县级部门职责", "乡镇（街道）职责", ""],
+        ["1", "1.秸秆禁烧", "组织执法检查", "开展巡查劝导", "生态环保办"],
+        ["2", "（二）燃气安全检查", "组织检查", "配合检查", "应急办"],
+        ["3", "12345热线工单办理配合", "", "按时办理转办工单", "党政办"],
+    ])
+    catalog = import_catalog([path])
+    assert [(e.name, e.description, e.office) for e in catalog.entries] == [
+        ("秸秆禁烧", "开展巡查劝导", "生态环保办"),
+        ("燃气安全检查", "配合检查", "应急办"),
+        ("12345热线工单办理配合", "按时办理转办工单", "党政办"),  # digits without a separator are the name's own
+    ]
+
+
+def test_bottom_line_marked_in_name_or_note(tmp_path):
+    path = write_csv(tmp_path / "基本履职事项清单.csv", [
+        ["序号", "事项名称", "备注"],
+        ["1", "防汛防台工作★", ""],
+        ["2", "2.森林防灭火（兜底事项）", ""],
+        ["3", "最低生活保障审核", "兜底事项"],
+        ["4", "文明村镇创建", "非兜底事项"],
+        ["5", "政务公开", ""],
+    ])
+    catalog = import_catalog([path])
+    assert [(e.name, e.bottom_line) for e in catalog.entries] == [
+        ("防汛防台工作", True), ("森林防灭火", True), ("最低生活保障审核", True), ("文明村镇创建", False),
+        ("政务公开", False)]
+
+
+def test_duty_column_named_like_content_when_no_name_column(tmp_path):
+    path = write_csv(tmp_path / "乡镇职责任务清单（基本履职事项）.csv", [
+        ["序号", "类别", "职责任务", "具体事项", "责任科室"],
+        ["1", "基层党建", "基层党组织建设", "指导村党组织换届", "党建办"],
+    ])
+    (entry,) = import_catalog([path]).entries
+    assert (entry.category, entry.name, entry.description, entry.office) == (
+        "基层党建", "基层党组织建设", "指导村党组织换届", "党建办")
+
+
 # --- JSON --------------------------------------------------------------------------------------------
 
 

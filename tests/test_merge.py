@@ -151,9 +151,12 @@ def test_read_items_columns(tmp_path):
     dup.write_text("编号,内容\n1,防汛值班\n1,征兵登记\n", encoding="utf-8")
     with pytest.raises(TableError, match="重复"):
         read_items(dup)
+    worded = tmp_path / "worded.csv"
+    worded.write_text("序号,原始事项名称,工作任务描述,履职依据\n1,防汛,汛前检查防汛物资,条例\n", encoding="utf-8")
+    assert [it.text for it in read_items(worded)] == ["汛前检查防汛物资"]  # content before name, basis ignored
     with pytest.raises(TableError, match="内容"):
         bad = tmp_path / "bad.csv"
-        bad.write_text("编号,名称\n1,x\n", encoding="utf-8")
+        bad.write_text("编号,备注\n1,x\n", encoding="utf-8")
         read_items(bad)
 
 

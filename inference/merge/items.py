@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.headers import normalize_header
+from corpus.headers import field_for_header, normalize_header
 from corpus.tables import TableError, open_table
 
 ID_HEADERS = ("编号", "序号", "事项编号", "id")
@@ -32,11 +32,22 @@ def _find_column(headers: list[str], wanted: tuple[str, ...]) -> str | None:
     return None
 
 
+def _text_column_by_words(headers: list[str]) -> str | None:
+    """A content column worded some other way (工作任务描述, 原始事项名称), read as the duty-list importer reads it:
+    content before name, then the better-ranked header."""
+    ranked = []
+    for position, h in enumerate(headers):
+        found = field_for_header(h)
+        if found and found[0] in ("description", "name"):
+            ranked.append((found[0] != "description", found[1], position, h))
+    return min(ranked)[3] if ranked else None
+
+
 def read_items(path: Path | str) -> list[RawItem]:
     """Items in file order. Rows without content are skipped (section headings); a missing 编号 becomes the row number."""
     path = Path(path)
     table = open_table(path)
-    text_col = _find_column(table.headers, TEXT_HEADERS)
+    text_col = _find_column(table.headers, TEXT_HEADERS) or _text_column_by_words(table.headers)
     if text_col is None:
         raise TableError(f"{path.name}：缺少列「内容」（现有列：{'、'.join(table.headers)}）")
     id_col = _find_column(table.headers, ID_HEADERS)
