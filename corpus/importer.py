@@ -30,9 +30,9 @@ HEADER_SEARCH_ROWS = 10
 
 # Words that name one list type inside a longer title, file name or section heading.
 _TYPE_MENTIONS: dict[ListType, tuple[str, ...]] = {
-    ListType.BASIC: ("基本履职", "基本职责"),
-    ListType.COOPERATE: ("配合履职", "配合职责"),
-    ListType.RECLAIMED: ("上级部门收回", "收回事项", "上级收回"),
+    ListType.BASIC: ("基本履职", "基本职责", "基本事项"),
+    ListType.COOPERATE: ("配合履职", "配合职责", "配合事项"),
+    ListType.RECLAIMED: ("上级部门收回", "收回事项", "上级收回", "部门收回", "收回上级"),
 }
 
 _CN_NUMBER = "一二三四五六七八九十百零〇"

@@ -20,9 +20,10 @@ class ListType(str, Enum):
 
 # Spellings seen in published lists and spreadsheets for each list type.
 _LIST_TYPE_WORDS: dict[ListType, tuple[str, ...]] = {
-    ListType.BASIC: ("基本履职事项", "基本履职", "基本职责", "基本", "basic"),
-    ListType.COOPERATE: ("配合履职事项", "配合履职", "配合职责", "配合", "cooperate", "cooperative"),
-    ListType.RECLAIMED: ("上级部门收回事项", "上级部门收回", "收回事项", "收回", "上级收回", "reclaimed"),
+    ListType.BASIC: ("基本履职事项", "基本履职", "基本职责", "基本事项", "基本", "basic"),
+    ListType.COOPERATE: ("配合履职事项", "配合履职", "配合职责", "配合事项", "配合", "cooperate", "cooperative"),
+    ListType.RECLAIMED: ("上级部门收回事项", "上级部门收回", "收回事项", "收回", "上级收回", "部门收回", "收回上级",
+                         "reclaimed"),
 }
 
 

@@ -57,6 +57,9 @@ def test_columns_by_name_then_by_content():
         detect_columns(["编号", "内容"], [], text="正文")
     with pytest.raises(ColumnError, match="--text-col"):
         detect_columns(["编号", "金额"], [{"编号": "1", "金额": "12"}])
+    # Another township's list classified in bulk: its duty name in front of the duty's content.
+    c = detect_columns(["序号", "事项名称", "具体内容", "承办科室"], [])
+    assert (c.text, c.title) == ("具体内容", "事项名称")
     # An empty name means "no such column", not "detect one".
     assert detect_columns(["诉求标题", "诉求内容"], [], title="").title == ""
 

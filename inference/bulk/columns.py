@@ -13,7 +13,10 @@ from inference.bulk.dates import parse_date
 # Best first: an exact header beats a header that merely contains the word.
 TEXT_NAMES = ("诉求内容", "工单内容", "来电内容", "问题描述", "留言详情", "留言内容", "诉求描述", "反映内容",
               "投诉内容", "来电诉求", "详细内容", "事项内容", "具体内容", "主要内容", "内容", "描述", "诉求")
-TITLE_NAMES = ("诉求标题", "留言主题", "留言标题", "工单标题", "来电标题", "标题", "主题", "事由", "摘要")
+# The last ones are for another township's list or a raw inventory classified in bulk: the duty's name goes in
+# front of its content.
+TITLE_NAMES = ("诉求标题", "留言主题", "留言标题", "工单标题", "来电标题", "标题", "主题", "事由", "摘要",
+               "事项名称", "履职事项", "工作事项")
 DATE_NAMES = ("受理时间", "来电时间", "登记时间", "留言时间", "创建时间", "提交时间", "交办时间", "派单时间",
               "工单时间", "受理日期", "来电日期", "登记日期", "日期", "时间")
 # Columns that look like text but never are the complaint itself.
