@@ -98,10 +98,6 @@ def _field_by_words(key: str) -> tuple[str, int] | None:
     return None
 
 
-def is_exact_header(text: str) -> bool:
-    return normalize_header(text) in _FIELD_BY_HEADER
-
-
 _TRUE_WORDS = {"是", "√", "✓", "✔", "☑", "yes", "y", "true", "1", "兜底", "兜底事项"}
 _FALSE_WORDS = {"", "否", "不是", "非", "无", "no", "n", "false", "0", "×", "✗", "✘", "-", "—", "/"}
 

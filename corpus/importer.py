@@ -235,7 +235,7 @@ def _promote_name_column(columns: _HeaderColumns) -> int | None:
     content = sorted(index for index, (f, _, _) in columns.items() if f == "description")
     if not content:
         return None
-    field_name, rank, text = columns[content[0]]
+    _, rank, text = columns[content[0]]
     columns[content[0]] = ("name", rank + FUZZY_RANK, text)
     return content[0]
 
