@@ -50,6 +50,22 @@ def test_eval_json_keys_breakdown_and_output(settings, tmp_path, capsys):
     assert text.count("\n") == 166 and "预测事项序号" in text
 
 
+def test_eval_gold_by_name_or_loose_id_and_unknown_gold_refused(settings, tmp_path, capsys):
+    from corpus.catalogs import load_reference_catalog
+    from inference.evaluate import load_labelled
+
+    items = tmp_path / "事项.csv"
+    items.write_text("编号,内容\n1,路灯坏了\n2,有人在河边电鱼\n3,问一下天气\n", encoding="utf-8")
+    gold = tmp_path / "答案.csv"
+    gold.write_text("编号,标准事项序号\n1,集镇基础设施管护\n2,jb034\n3,无\n", encoding="utf-8")
+    labelled = load_labelled(items, gold, load_reference_catalog())
+    assert [x.gold for x in labelled] == ["JB119", "JB034", ""]
+    gold.write_text("编号,标准事项序号\n1,集镇基础设施管护\n2,路灯维修\n3,无\n", encoding="utf-8")
+    code = main(["--home", str(settings.home), "eval", "--items", str(items), "--gold", str(gold)])
+    err = capsys.readouterr().err
+    assert code == 1 and "答案.csv" in err and "第 3 行「路灯维修」" in err and "标准事项序号" in err
+
+
 def test_catalog_import_list_show_and_bad_input(settings, tmp_path, capsys):
     home = ["--home", str(tmp_path)]
     assert main([*home, "catalog", "import", str(DATA / "other_township" / "catalog.csv"), "--name", "柳河街道"]) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from corpus.tables import write_table
 from inference.evaluate import evaluate, load_labelled
-from inference.loader import load_matcher
+from inference.loader import load_catalog, load_matcher
 from lvzhi.config import Settings
 
 
@@ -28,8 +28,9 @@ LABELS = [("n", "样本数"), ("top1", "Top-1 准确率"), ("top3", "Top-3 准�
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    items = load_labelled(args.items, args.gold)
-    matcher = load_matcher(settings)
+    catalog = load_catalog(settings)
+    items = load_labelled(args.items, args.gold, catalog)
+    matcher = load_matcher(settings, catalog)
     report = evaluate(matcher, items, by=args.by)
     if args.output:
         write_table(args.output, report.rows)
