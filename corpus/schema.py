@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
@@ -101,6 +102,10 @@ def content_hash(entries: list[DutyEntry]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
+def _loose(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", str(text)).split()).lower()
+
+
 @dataclass(frozen=True)
 class Catalog:
     """One imported version of a duty list. `version` is the content hash, so the same list imports to the same version."""
@@ -122,6 +127,17 @@ class Catalog:
 
     def get(self, entry_id: str) -> DutyEntry | None:
         return self._by_id.get(str(entry_id))
+
+    def find(self, label: str) -> DutyEntry | None:
+        """The entry a person's label names: its id, the id written loosely (jb034, ＪＢ034), or its name when no
+        other entry shares it. Labelled sets and pairs files are written by hand, and by name as often as by id."""
+        found = self.get(label)
+        if found is not None:
+            return found
+        key = _loose(label)
+        same_id = [e for e in self.entries if _loose(e.id) == key]
+        named = [e for e in self.entries if _loose(e.name) == key]
+        return (same_id or named)[0] if len(same_id) == 1 or (not same_id and len(named) == 1) else None
 
     def to_dict(self) -> dict:
         return {

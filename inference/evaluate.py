@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,26 +31,6 @@ def _pick(headers: list[str], wanted: tuple[str, ...], path: Path) -> str:
     raise TableError(f"{path.name}：缺少列「{wanted[0]}」（现有列：{'、'.join(headers)}）")
 
 
-def _name_key(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
-
-
-def gold_resolver(catalog: Catalog) -> Callable[[str], str | None]:
-    """Gold labels name an entry by its id or, as people often write them, by its name; None when neither."""
-    ids = {e.id: e.id for e in catalog.entries}
-    loose_ids = {_name_key(e.id): e.id for e in catalog.entries}
-    by_name: dict[str, list[str]] = defaultdict(list)
-    for e in catalog.entries:
-        by_name[_name_key(e.name)].append(e.id)
-
-    def resolve(label: str) -> str | None:
-        key = _name_key(label)
-        named = by_name.get(key, [])
-        return ids.get(label) or loose_ids.get(key) or (named[0] if len(named) == 1 else None)
-
-    return resolve
-
-
 def load_labelled(items_path: Path, gold_path: Path, catalog: Catalog | None = None) -> list[LabelledItem]:
     """Items and their gold answers. With `catalog`, each answer is resolved to an entry id (by id or by name), and
     answers that name no entry of it are refused with their rows, rather than silently scored as misses."""
@@ -71,7 +49,7 @@ def load_labelled(items_path: Path, gold_path: Path, catalog: Catalog | None = N
             raise TableError(f"{gold_path.name} 第 {row.number} 行「{gid_col}」列：编号 {key} 重复")
         gold[key] = row
     if catalog is not None:
-        _resolve_gold(gold, gold_col, gold_path, gold_resolver(catalog))
+        _resolve_gold(gold, gold_col, gold_path, catalog)
     out = []
     for row in item_rows:
         key = row.values.get(id_col, "").strip()
@@ -84,17 +62,17 @@ def load_labelled(items_path: Path, gold_path: Path, catalog: Catalog | None = N
     return out
 
 
-def _resolve_gold(gold: dict, gold_col: str, gold_path: Path, resolve: Callable[[str], str | None]) -> None:
+def _resolve_gold(gold: dict, gold_col: str, gold_path: Path, catalog: Catalog) -> None:
     unknown = []
     for row in gold.values():
         label = row.values.get(gold_col, "").strip()
         if label in OUT_OF_LIST:
             continue
-        entry_id = resolve(label)
-        if entry_id is None:
+        entry = catalog.find(label)
+        if entry is None:
             unknown.append((row.number, label))
         else:
-            row.values[gold_col] = entry_id
+            row.values[gold_col] = entry.id
     if unknown:
         shown = "；".join(f"第 {n} 行「{label}」" for n, label in unknown[:5])
         more = f"等 {len(unknown)} 行" if len(unknown) > 5 else ""

@@ -102,6 +102,16 @@ def test_labels_made_on_an_older_list_are_carried_and_removed_ones_reported(tmp_
     assert "已删除" in report and "99" in report and "0123456789ab" in report
 
 
+def test_pairs_written_with_entry_names_find_their_entries(tmp_path):
+    store = CatalogStore(tmp_path / "catalogs")
+    labelled = [LabelledText("村里垃圾桶不够", "生活垃圾分类", "标注文件"),
+                LabelledText("老人一个人住没人看", " 独居老人关爱 ", "标注文件"),
+                LabelledText("不存在", "防汛防台", "标注文件")]
+    aligned = align_to_catalog(labelled, [], NEW, store)
+    assert [(x.text, x.entry_id) for x in aligned.labelled] == [("村里垃圾桶不够", "4"), ("老人一个人住没人看", "7")]
+    assert "防汛防台" in "\n".join(aligned.problems)
+
+
 def test_catalog_diff_command(tmp_path):
     for name, catalog in (("old.csv", OLD), ("new.csv", NEW)):
         write_table(tmp_path / name, [{"编号": e.id, "事项类型": e.list_type.short, "事项名称": e.name,

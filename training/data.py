@@ -122,10 +122,11 @@ def align_to_catalog(labelled: list[LabelledText], rejected: list[RejectedText],
     def place(entry_id: str, text: str, version: str) -> str | None:
         nonlocal removed, carried
         if not version or version == catalog.version:
-            if catalog.get(entry_id) is None:
+            entry = catalog.find(entry_id)
+            if entry is None:
                 unknown_id[entry_id] = unknown_id.get(entry_id, 0) + 1
                 return None
-            return entry_id
+            return entry.id
         diff = resolver.diff_from(version)
         if diff is None:
             unknown_version[version] = unknown_version.get(version, 0) + 1
