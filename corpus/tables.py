@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +54,22 @@ class Table:
     encoding: str = ""
     sheet: str = ""
     _rows: Iterator[TableRow] = field(default=iter(()), repr=False)
+    header_row: int = 1  # > 1 when title rows (工单明细表, 导出时间：…) stand above the header
 
     def __iter__(self) -> Iterator[TableRow]:
         return self._rows
+
+
+# Exports put a title, and sometimes an export-time line, above the header; those rows hold one cell at most.
+TITLE_SEARCH_ROWS = 10
+
+
+def _header_position(first_rows: list[list]) -> int:
+    """Index of the header among a table's first rows: the first one with two or more filled cells."""
+    for i, cells in enumerate(first_rows):
+        if sum(1 for c in cells if str(c if c is not None else "").strip()) >= 2:
+            return i
+    return 0
 
 
 class _BlankRowsBetween:
@@ -106,15 +120,38 @@ def open_csv(path: Path) -> Table:
     bad_lines: set[int] = set()
     lines = _decoded_lines(path, "utf-8" if encoding == "utf-8-sig" else encoding, bad_lines)
     reader = csv.reader((ln.lstrip("\ufeff") if i == 0 else ln for i, ln in enumerate(lines)))
-    try:
-        headers = _clean_headers(next(reader))
-    except StopIteration:
-        raise TableError(f"{path.name}：文件为空") from None
-    except csv.Error as exc:
-        raise TableError(f"{path.name} 第 1 行：无法解析表头（{exc}）") from None
+    # The first rows are read ahead to find the header; the ones after it are given back as data.
+    ahead: list[tuple[int, int, list[str], str]] = []  # (first line, last line, cells, CSV error)
+    while len(ahead) < TITLE_SEARCH_ROWS:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            ahead.append((start, reader.line_num, [], f"CSV 格式错误：{exc}"))
+            continue
+        ahead.append((start, reader.line_num, cells, ""))
+    if not ahead:
+        raise TableError(f"{path.name}：文件为空")
+    position = _header_position([cells for _, _, cells, _ in ahead])
+    if ahead[position][3]:
+        raise TableError(f"{path.name} 第 {ahead[position][0]} 行：无法解析表头（{ahead[position][3]}）")
+    header_line = ahead[position][0]
+    headers = _clean_headers(ahead[position][2])
 
     def rows() -> Iterator[TableRow]:
         held = _BlankRowsBetween()
+
+        def row(first: int, last: int, cells: list[str]) -> TableRow:
+            problem = "无法按 {} 解码".format(encoding) if any(n in bad_lines for n in range(first, last + 1)) else ""
+            return TableRow(first, dict(zip(headers, cells)), problem)
+
+        for first, last, cells, error in ahead[position + 1 :]:
+            if error:
+                yield TableRow(first, {}, error)
+            else:
+                yield from held.push(row(first, last, cells))
         first_line = reader.line_num + 1
         while True:
             try:
@@ -125,12 +162,10 @@ def open_csv(path: Path) -> Table:
                 yield TableRow(first_line, {}, f"CSV 格式错误：{exc}")
                 first_line = reader.line_num + 1
                 continue
-            span = range(first_line, reader.line_num + 1)
-            problem = "无法按 {} 解码".format(encoding) if any(n in bad_lines for n in span) else ""
-            yield from held.push(TableRow(first_line, dict(zip(headers, cells)), problem))
+            yield from held.push(row(first_line, reader.line_num, cells))
             first_line = reader.line_num + 1
 
-    return Table(path, headers, encoding, "", rows())
+    return Table(path, headers, encoding, "", rows(), header_row=header_line)
 
 
 def open_xlsx(path: Path, sheet: str | None = None) -> Table:
@@ -142,18 +177,19 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
         raise TableError(f"{path.name}：无法作为 XLSX 打开（{exc}）") from None
     ws = book[sheet] if sheet else book.worksheets[0]
     it = ws.iter_rows(values_only=True)
-    try:
-        headers = _clean_headers(next(it))
-    except StopIteration:
-        raise TableError(f"{path.name} 工作表「{ws.title}」为空") from None
+    ahead = list(itertools.islice(it, TITLE_SEARCH_ROWS))
+    if not ahead:
+        raise TableError(f"{path.name} 工作表「{ws.title}」为空")
+    position = _header_position(ahead)
+    headers = _clean_headers(ahead[position])
 
     def rows() -> Iterator[TableRow]:
         held = _BlankRowsBetween()
-        for n, cells in enumerate(it, start=2):
+        for n, cells in enumerate(itertools.chain(ahead[position + 1 :], it), start=position + 2):
             yield from held.push(TableRow(n, {h: ("" if c is None else str(c)) for h, c in zip(headers, cells)}))
         book.close()
 
-    return Table(path, headers, "xlsx", ws.title, rows())
+    return Table(path, headers, "xlsx", ws.title, rows(), header_row=position + 1)
 
 
 def open_table(path: Path | str, sheet: str | None = None) -> Table:

@@ -221,6 +221,36 @@ def test_xlsx_input_with_real_dates(tmp_path, tickets, bulk_matcher, settings):
     assert result.report.suffix == ".html" and "<table>" in result.report.read_text(encoding="utf-8")
 
 
+def test_title_rows_above_the_header_are_not_tickets(tmp_path, tickets, bulk_matcher, settings):
+    import openpyxl
+
+    src = tmp_path / "导出.csv"
+    with open(src, "w", encoding="gb18030", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["青石镇12345热线工单明细表"])
+        w.writerow(["导出时间：2024-07-01 09:00"])
+        w.writerow(HEADERS)
+        w.writerows(tickets[:12])
+    table = open_table(src)
+    assert table.header_row == 3 and table.headers == HEADERS
+    assert [r.number for r in table][:2] == [4, 5]  # rows keep the numbers a person sees in the file
+    result = run_bulk(src, tmp_path / "out.csv", BulkOptions(chunk_rows=5), settings, matcher=bulk_matcher)
+    header, rows = read_output_csv(result.output)
+    assert header[: len(HEADERS)] == HEADERS and [r[0] for r in rows] == [t[0] for t in tickets[:12]]
+    assert any("表头在第 3 行" in n for n in result.notes)
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["青石镇12345热线工单明细表"])
+    sheet.merge_cells("A1:I1")
+    sheet.append(HEADERS)
+    for t in tickets[:3]:
+        sheet.append(t)
+    book.save(tmp_path / "导出.xlsx")
+    table = open_table(tmp_path / "导出.xlsx")
+    assert table.header_row == 2 and table.headers == HEADERS and [r.number for r in table] == [3, 4, 5]
+
+
 def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
     """Undecodable bytes, a field too large for CSV, empty, binary and over-long cells: all kept, none guessed."""
     good = "幸福里小区楼下烧烤店油烟太大，窗户都不敢开".encode("utf-8")

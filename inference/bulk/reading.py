@@ -12,7 +12,8 @@ from inference.bulk.chunk import ChunkInput
 SAMPLE_ROWS = 200
 
 
-def sample_rows(path: Path, n: int = SAMPLE_ROWS) -> tuple[list[str], list[dict[str, str]]]:
+def sample_rows(path: Path, n: int = SAMPLE_ROWS) -> tuple[list[str], list[dict[str, str]], int]:
+    """(headers, the first n readable rows, the header's row number)."""
     table = open_table(path)
     sample = []
     for row in table:
@@ -20,7 +21,7 @@ def sample_rows(path: Path, n: int = SAMPLE_ROWS) -> tuple[list[str], list[dict[
             sample.append(row.values)
         if len(sample) >= n:
             break
-    return list(table.headers), sample
+    return list(table.headers), sample, table.header_row
 
 
 def estimate_rows(path: Path) -> int | None:

@@ -70,7 +70,7 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
              progress: Callable[[BulkProgress], None] | None = None, resume: bool = False) -> BulkResult:
     input, output = Path(input), Path(output)
     _check(input, output, options)
-    headers, sample = sample_rows(input)
+    headers, sample, header_row = sample_rows(input)
     columns = detect_columns(headers, sample, options.text_col, options.title_col, options.date_col)
     spec = ChunkSpec(tuple(headers), columns, options.max_chars)
     fast = options.fast
@@ -98,6 +98,8 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
     }
     cp, note = Checkpoint.open(output, job, resume)
     notes = [columns.how] + ([note] if note else [])
+    if header_row > 1:
+        notes.insert(0, f"表头在第 {header_row} 行（上方 {header_row - 1} 行是标题，不是工单）")
     try:
         if options.engine == "ray":
             from inference.bulk.ray_engine import RayEngine
