@@ -116,11 +116,17 @@ class Catalog:
     imported_at: str = ""
     source: str = ""
     _by_id: dict = field(default_factory=dict, repr=False, compare=False)
+    _by_label: dict = field(default_factory=dict, repr=False, compare=False)  # loose id / loose name -> entries
 
     def __post_init__(self) -> None:
         if not self.version:
             object.__setattr__(self, "version", content_hash(list(self.entries)))
         object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
+        by_label: dict[tuple[str, str], list[DutyEntry]] = {}
+        for e in self.entries:
+            by_label.setdefault(("id", _loose(e.id)), []).append(e)
+            by_label.setdefault(("name", _loose(e.name)), []).append(e)
+        object.__setattr__(self, "_by_label", by_label)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -135,8 +141,8 @@ class Catalog:
         if found is not None:
             return found
         key = _loose(label)
-        same_id = [e for e in self.entries if _loose(e.id) == key]
-        named = [e for e in self.entries if _loose(e.name) == key]
+        same_id = self._by_label.get(("id", key), [])
+        named = self._by_label.get(("name", key), [])
         return (same_id or named)[0] if len(same_id) == 1 or (not same_id and len(named) == 1) else None
 
     def to_dict(self) -> dict:
