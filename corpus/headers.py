@@ -39,9 +39,10 @@ HEADER_WORDS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     ("office", ("科室", "机构", "站所", "办公室", "内设")),
     ("department", ("部门", "单位")),
     ("category", ("类别", "领域", "分类")),
-    ("list_type", ("类型",)),
     ("aliases", ("别名", "又称")),
 )
+# No rule for 类型: lists also have columns such as 权力类型 (行政许可, 公共服务) that are not the list type, and a
+# list-type column that cannot be read refuses the whole file.
 _BODY_WORDS = ("部门", "单位", "科室", "机构")
 # Among several description columns of a 配合 list, the township's own part first, the county's after.
 _TOWNSHIP_WORDS = ("乡镇", "街道", "镇")
