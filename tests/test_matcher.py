@@ -65,6 +65,14 @@ def test_query_cleaning_strips_noise_not_substance():
     assert "13812345678" not in out and "王先生" not in out and "GD2024" not in out
     assert "飞线充电" in out and "电动车" in out
     assert "保洁阿姨" in cleaner.clean("保洁阿姨说楼道里堆满杂物")
+    # What platforms append around the substance: a ticket number in another spelling, the hand-over to the
+    # locality, a reply request naming who, the disclosure note, a message-board preamble.
+    assert cleaner.clean("【12345转办】工单号：HZ202407150023 市民反映幸福路口井盖缺失，请职能部门核实处理并回复市民。"
+                         ) == "幸福路口井盖缺失"
+    assert cleaner.clean("来电人称2024年7月工头拖欠工资8000元，请属地协调解决。来电人不同意公开。（匿名）").replace(" ", "") == (
+        "工头拖欠工资8000元，协调解决")
+    assert cleaner.clean("网友在人民网领导留言板留言：村里低保评选不公平") == "村里低保评选不公平"
+    assert cleaner.clean("诉求：小区楼下垃圾堆积无人清运") == "小区楼下垃圾堆积无人清运"
 
 
 def test_index_saved_keyed_and_rebuilt(settings, embedder, reference_catalog, tmp_path):
