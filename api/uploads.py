@@ -33,8 +33,11 @@ MAX_ZIP_MEMBERS = 10_000
 # A CSV physical line may hold several cells; cap it at a few times the cell limit.
 LINE_LIMIT_FACTOR = 4
 
-KIND_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
-KIND_LABEL = {"csv": "CSV", "xlsx": "XLSX", "json": "JSON"}
+KIND_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "docx": ".docx"}
+KIND_LABEL = {"csv": "CSV", "xlsx": "XLSX", "json": "JSON", "docx": "Word（DOCX）"}
+# Both are zip packages; the part that makes each what it is.
+ZIP_MAIN_PART = {"xlsx": ("xl/workbook", "这个压缩文件不是 Excel 工作簿（缺少工作簿部件），请上传 .xlsx 文件"),
+                 "docx": ("word/document", "这个压缩文件不是 Word 文档（缺少正文部件），请上传 .docx 文件")}
 
 
 class UploadRejected(Exception):
@@ -55,7 +58,8 @@ class SavedUpload:
 
 def _claimed_kind(name: str) -> str | None:
     suffix = Path(name).suffix.lower()
-    return {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".json": "json"}.get(suffix)
+    return {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".json": "json",
+            ".docx": "docx"}.get(suffix)
 
 
 def sniff_kind(head: bytes) -> str:
@@ -86,6 +90,8 @@ def sniff_kind(head: bytes) -> str:
 def check_kind(head: bytes, original_name: str, allowed: tuple[str, ...]) -> str:
     kind = sniff_kind(head)
     claimed = _claimed_kind(original_name)
+    if kind == "xlsx" and claimed == "docx":
+        kind = "docx"  # the same zip signature; the parts are checked in check_zip
     if claimed and claimed != kind:
         raise UploadRejected(415, f"文件名「{original_name}」表明是 {KIND_LABEL[claimed]}，但内容是 {KIND_LABEL[kind]}；"
                                   "请确认文件没有被改过扩展名")
@@ -95,30 +101,33 @@ def check_kind(head: bytes, original_name: str, allowed: tuple[str, ...]) -> str
     return kind
 
 
-def check_xlsx(path: Path) -> None:
-    """Refuse zip bombs and non-workbook zips from the central directory, before any XML is inflated."""
+def check_zip(path: Path, kind: str = "xlsx") -> None:
+    """Refuse zip bombs, and zips that are not a workbook (or a Word document), from the central directory,
+    before any XML is inflated."""
+    label = KIND_LABEL[kind]
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise UploadRejected(422, f"XLSX 文件已损坏，无法打开（{exc}）") from None
+        raise UploadRejected(422, f"{label} 文件已损坏，无法打开（{exc}）") from None
     if len(infos) > MAX_ZIP_MEMBERS:
-        raise UploadRejected(422, f"XLSX 文件内部包含 {len(infos)} 个部件，超出正常工作簿范围，已拒绝")
+        raise UploadRejected(422, f"{label} 文件内部包含 {len(infos)} 个部件，超出正常文件范围，已拒绝")
     names = {i.filename for i in infos}
-    if "[Content_Types].xml" not in names or not any(n.startswith("xl/workbook") for n in names):
-        raise UploadRejected(415, "这个压缩文件不是 Excel 工作簿（缺少工作簿部件），请上传 .xlsx 文件")
+    main_part, not_it = ZIP_MAIN_PART[kind]
+    if "[Content_Types].xml" not in names or not any(n.startswith(main_part) for n in names):
+        raise UploadRejected(415, not_it)
     total = 0
     for info in infos:
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_CHECK_ABOVE and ratio > MAX_MEMBER_RATIO:
-            raise UploadRejected(422, f"XLSX 文件中的「{info.filename}」解压后会膨胀 {ratio:.0f} 倍"
+            raise UploadRejected(422, f"{label} 文件中的「{info.filename}」解压后会膨胀 {ratio:.0f} 倍"
                                       f"（{info.file_size / 2**20:.0f} MB），疑似压缩炸弹，已拒绝")
         if info.filename.endswith("sharedStrings.xml") and info.file_size > MAX_SHARED_STRINGS_BYTES:
             raise UploadRejected(422, f"XLSX 文件的共享文本部件解压后达 {info.file_size / 2**20:.0f} MB，超出处理能力，"
                                       "请改存为 CSV 后上传")
     if total > MAX_UNZIPPED_BYTES:
-        raise UploadRejected(422, f"XLSX 文件解压后共 {total / 2**30:.1f} GB，超出上限 {MAX_UNZIPPED_BYTES / 2**30:.0f} GB；"
+        raise UploadRejected(422, f"{label} 文件解压后共 {total / 2**30:.1f} GB，超出上限 {MAX_UNZIPPED_BYTES / 2**30:.0f} GB；"
                                   "请拆分文件或改存为 CSV")
 
 
@@ -153,8 +162,8 @@ def check_csv(path: Path) -> int:
 
 
 def check_table(path: Path, kind: str) -> None:
-    if kind == "xlsx":
-        check_xlsx(path)
+    if kind in ZIP_MAIN_PART:
+        check_zip(path, kind)
     elif kind == "csv":
         check_csv(path)
 

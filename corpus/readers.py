@@ -15,6 +15,7 @@ from corpus.import_errors import ImportProblem, ProblemLog
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 JSON_SUFFIXES = (".json",)
+DOCX_SUFFIXES = (".docx",)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,45 @@ def read_xlsx(file: Path, log: ProblemLog) -> list[Sheet]:
     finally:
         workbook.close()
     return sheets
+
+
+def read_docx(file: Path, log: ProblemLog) -> list[Sheet]:
+    """The tables of a Word document, as published lists often are. A table is named after the paragraph above it
+    (附件2：配合履职事项清单), which may say its list type; a table with as many columns as the one before it and no
+    paragraph between them continues it (Word users split long tables at page breaks)."""
+    import docx  # python-docx; imported here so other formats do not pay for it
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+
+    data = _read_bytes(file, log)
+    if data is None:
+        return []
+    if not data:
+        log.add(ImportProblem(file.name, "文件为空"))
+        return []
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, OSError) as error:
+        log.add(ImportProblem(file.name, f"无法打开 DOCX 文件，文件可能已损坏或不是 Word 2007 以后的格式（{type(error).__name__}）"))
+        return []
+    tables: list[tuple[str, list[tuple[str, ...]]]] = []  # (name, rows)
+    heading, continues = "", False
+    for block in document.element.body.iterchildren():
+        kind = block.tag.rsplit("}", 1)[-1]
+        if kind == "p":
+            text = "".join(node.text or "" for node in block.iter() if node.tag.endswith("}t")).strip()
+            if text:
+                heading, continues = text, False
+        elif kind == "tbl":
+            rows = [tuple(cell.text.strip() for cell in row.cells) for row in Table(block, document).rows]
+            width = max((len(r) for r in rows), default=0)
+            if continues and tables and width == max((len(r) for r in tables[-1][1]), default=-1):
+                tables[-1][1].extend(rows)
+            else:
+                name = f"表格{len(tables) + 1}" + (f"（{heading}）" if heading else "")
+                tables.append((name, rows))
+            continues = True
+    return [Sheet(file, name, tuple(enumerate(rows, start=1))) for name, rows in tables]
 
 
 def _fill_vertical_merges(grid: list[list[str]], ranges) -> None:

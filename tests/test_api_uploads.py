@@ -100,6 +100,20 @@ def test_a_zip_that_is_not_a_workbook_is_refused(client, admin):
         zf.writestr("readme.txt", "hello")
     reply = import_catalog(client, admin, "清单.xlsx", buf.getvalue())
     assert reply.status_code == 415 and "不是 Excel 工作簿" in reply.json()["detail"]
+    reply = import_catalog(client, admin, "清单.docx", buf.getvalue())
+    assert reply.status_code == 415 and "不是 Word 文档" in reply.json()["detail"]
+
+
+def test_word_list_is_imported_and_only_where_lists_are(client, admin, app_settings, tmp_path):
+    from tests.test_catalog_import import write_docx
+
+    content = write_docx(tmp_path / "白沙镇清单.docx").read_bytes()
+    reply = import_catalog(client, admin, "白沙镇清单.docx", content)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["entries"] == 5 and reply.json()["counts"]["配合履职事项"] == 1
+    bulk = client.post("/api/jobs/bulk", params={"filename": "白沙镇清单.docx"}, content=content, headers=admin)
+    assert bulk.status_code == 415 and "只接受" in bulk.json()["detail"]
+    assert not leftovers(app_settings)
 
 
 # -- zip bomb ------------------------------------------------------------------------------------------------------

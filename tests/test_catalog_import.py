@@ -1,4 +1,4 @@
-"""Importing published duty lists from real CSV/XLSX/JSON files and storing catalog versions."""
+"""Importing published duty lists from real CSV/XLSX/DOCX/JSON files and storing catalog versions."""
 
 from __future__ import annotations
 
@@ -307,6 +307,44 @@ def test_duty_column_named_like_content_when_no_name_column(tmp_path):
         "基层党建", "基层党组织建设", "指导村党组织换届", "党建办")
 
 
+def write_docx(path: Path) -> Path:
+    """A list as townships publish it in Word: titles as paragraphs, a table per list, a page-break split."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("白沙镇履行职责事项清单")
+    document.add_paragraph("附件1：基本履职事项清单")
+    basic = document.add_table(rows=4, cols=4)
+    for i, row in enumerate([["序号", "事项类别", "事项名称", "具体内容"], ["1", "党的建设", "基层党组织建设", "指导村党组织换届"],
+                             ["2", "", "党员发展", "按程序发展党员"], ["3", "平安建设", "矛盾纠纷排查化解", "组织排查化解"]]):
+        for j, value in enumerate(row):
+            basic.cell(i, j).text = value
+    basic.cell(1, 1).merge(basic.cell(2, 1))  # the category merged down over its two items
+    rest = document.add_table(rows=1, cols=4)  # the same table continued after a page break, without a header
+    for j, value in enumerate(["4", "平安建设", "社区矫正配合", "协助开展社区矫正"]):
+        rest.cell(0, j).text = value
+    document.add_paragraph("附件2：配合履职事项清单")
+    cooperate = document.add_table(rows=3, cols=3)
+    for i, row in enumerate([["序号", "事项名称", "县级牵头部门（主责部门）"], ["一、生态环保", "", ""],
+                             ["1", "秸秆禁烧", "县生态环境局"]]):
+        for j, value in enumerate(row):
+            cooperate.cell(i, j).text = value
+    cooperate.cell(1, 0).merge(cooperate.cell(1, 2))  # a section heading across the table
+    document.save(path)
+    return path
+
+
+def test_word_document_tables_are_lists(tmp_path):
+    catalog = import_catalog([write_docx(tmp_path / "白沙镇清单.docx")])
+    assert [(e.id, e.list_type, e.category, e.name, e.department) for e in catalog.entries] == [
+        ("基本-1", ListType.BASIC, "党的建设", "基层党组织建设", ""),
+        ("基本-2", ListType.BASIC, "党的建设", "党员发展", ""),
+        ("基本-3", ListType.BASIC, "平安建设", "矛盾纠纷排查化解", ""),
+        ("基本-4", ListType.BASIC, "平安建设", "社区矫正配合", ""),
+        ("配合-1", ListType.COOPERATE, "生态环保", "秸秆禁烧", "县生态环境局"),
+    ]
+
+
 # --- JSON --------------------------------------------------------------------------------------------
 
 
@@ -433,8 +471,10 @@ def test_sheet_without_recognisable_header_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("file_name, expected", [
-    ("清单.docx", "不支持的文件类型「.docx」"),
+    ("清单.doc", "另存为 .docx"),
+    ("清单.pdf", "PDF"),
     ("旧清单.xls", "另存为 .xlsx"),
+    ("坏清单.docx", "无法打开 DOCX"),
 ])
 def test_unsupported_file_types_are_refused(tmp_path, file_name, expected):
     path = tmp_path / file_name
