@@ -33,8 +33,8 @@ MAX_ZIP_MEMBERS = 10_000
 # A CSV physical line may hold several cells; cap it at a few times the cell limit.
 LINE_LIMIT_FACTOR = 4
 
-KIND_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "docx": ".docx"}
-KIND_LABEL = {"csv": "CSV", "xlsx": "XLSX", "json": "JSON", "docx": "Word（DOCX）"}
+KIND_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "docx": ".docx", "xls": ".xls"}
+KIND_LABEL = {"csv": "CSV", "xlsx": "XLSX", "json": "JSON", "docx": "Word（DOCX）", "xls": "XLS"}
 # Both are zip packages; the part that makes each what it is.
 ZIP_MAIN_PART = {"xlsx": ("xl/workbook", "这个压缩文件不是 Excel 工作簿（缺少工作簿部件），请上传 .xlsx 文件"),
                  "docx": ("word/document", "这个压缩文件不是 Word 文档（缺少正文部件），请上传 .docx 文件")}
@@ -59,15 +59,17 @@ class SavedUpload:
 def _claimed_kind(name: str) -> str | None:
     suffix = Path(name).suffix.lower()
     return {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".json": "json",
-            ".docx": "docx"}.get(suffix)
+            ".docx": "docx", ".xls": "xls"}.get(suffix)
 
 
-def sniff_kind(head: bytes) -> str:
-    """What the first bytes say the file is: xlsx, csv, json — or why it is none of them."""
+def sniff_kind(head: bytes, claimed: str | None = None) -> str:
+    """What the first bytes say the file is: xlsx, csv, json, or (named so) docx or xls — or why it is none."""
     if head.startswith(b"PK\x03\x04"):
-        return "xlsx"
+        return "docx" if claimed == "docx" else "xlsx"  # the same zip signature; check_zip tells them apart
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UploadRejected(415, "这是旧版 Excel（.xls）或其他 Office 二进制文件，请在 Excel 中另存为 .xlsx 或 .csv 后再上传")
+        if claimed == "xls":
+            return "xls"  # an Office binary named .xls; check_xls opens it to be sure
+        raise UploadRejected(415, "这是旧版 Office 二进制文件（如 .doc），请另存为 .xlsx、.docx 或 .csv 后再上传")
     if head.startswith((b"%PDF", b"\x7fELF", b"MZ", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"Rar!", b"\x1f\x8b",
                         b"7z\xbc\xaf")):
         raise UploadRejected(415, "文件内容不是表格（CSV/XLSX），请检查是否选错了文件")
@@ -88,10 +90,8 @@ def sniff_kind(head: bytes) -> str:
 
 
 def check_kind(head: bytes, original_name: str, allowed: tuple[str, ...]) -> str:
-    kind = sniff_kind(head)
     claimed = _claimed_kind(original_name)
-    if kind == "xlsx" and claimed == "docx":
-        kind = "docx"  # the same zip signature; the parts are checked in check_zip
+    kind = sniff_kind(head, claimed)
     if claimed and claimed != kind:
         raise UploadRejected(415, f"文件名「{original_name}」表明是 {KIND_LABEL[claimed]}，但内容是 {KIND_LABEL[kind]}；"
                                   "请确认文件没有被改过扩展名")
@@ -161,9 +161,21 @@ def check_csv(path: Path) -> int:
     return max(rows - 1, 0)
 
 
+def check_xls(path: Path) -> None:
+    """An Excel 97-2003 workbook is at most 65,536 rows; opening it is the check."""
+    from corpus.readers import xls_grids
+
+    try:
+        xls_grids(path.read_bytes())
+    except ValueError as exc:
+        raise UploadRejected(422, f"XLS 文件已损坏或不是 Excel 97-2003 工作簿（{exc}）") from None
+
+
 def check_table(path: Path, kind: str) -> None:
     if kind in ZIP_MAIN_PART:
         check_zip(path, kind)
+    elif kind == "xls":
+        check_xls(path)
     elif kind == "csv":
         check_csv(path)
 
@@ -206,7 +218,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 
 async def receive_upload(request: Request, dest_stem: Path, max_bytes: int,
-                         allowed: tuple[str, ...] = ("csv", "xlsx")) -> SavedUpload:
+                         allowed: tuple[str, ...] = ("csv", "xlsx", "xls")) -> SavedUpload:
     """Stream the request's file to `dest_stem` + the right suffix.
 
     Accepts either a raw body (file name in `?filename=` or an X-Filename header, URL-encoded) or

@@ -16,12 +16,14 @@ from corpus.readers import (
     CSV_SUFFIXES,
     DOCX_SUFFIXES,
     JSON_SUFFIXES,
+    XLS_SUFFIXES,
     XLSX_SUFFIXES,
     JsonDocument,
     Sheet,
     read_csv,
     read_docx,
     read_json,
+    read_xls,
     read_xlsx,
 )
 from corpus.schema import Catalog, DutyEntry, ListType, parse_list_type
@@ -467,9 +469,10 @@ def _read_file(path: Path, argument_type: ListType | None, log: ProblemLog) -> t
     suffix = path.suffix.lower()
     file_type = single_list_type_named(path.stem) or argument_type
     problems_before = len(log)
-    if suffix in CSV_SUFFIXES or suffix in XLSX_SUFFIXES or suffix in DOCX_SUFFIXES:
-        reader = read_csv if suffix in CSV_SUFFIXES else read_xlsx if suffix in XLSX_SUFFIXES else read_docx
-        sheets = reader(path, log)
+    readers = {**dict.fromkeys(CSV_SUFFIXES, read_csv), **dict.fromkeys(XLSX_SUFFIXES, read_xlsx),
+               **dict.fromkeys(XLS_SUFFIXES, read_xls), **dict.fromkeys(DOCX_SUFFIXES, read_docx)}
+    if suffix in readers:
+        sheets = readers[suffix](path, log)
         if len(log) > problems_before:
             return [], ""
         if all(sheet.is_empty for sheet in sheets):
@@ -484,9 +487,9 @@ def _read_file(path: Path, argument_type: ListType | None, log: ProblemLog) -> t
         entries = _entries_from_json(document, file_type, log)
         document_name = document.name
     else:
-        hint = {".xls": "；.xls 文件请先在 Excel 中另存为 .xlsx", ".doc": "；.doc 文件请先在 Word 中另存为 .docx",
+        hint = {".doc": "；.doc 文件请先在 Word 中另存为 .docx",
                 ".pdf": "；PDF 请先把表格复制到 Excel 或另存为 Word（.docx）"}.get(suffix, "")
-        log.add(ImportProblem(path.name, f"不支持的文件类型「{suffix or '无扩展名'}」，请使用 CSV、XLSX、DOCX 或 JSON 文件{hint}"))
+        log.add(ImportProblem(path.name, f"不支持的文件类型「{suffix or '无扩展名'}」，请使用 CSV、XLSX、XLS、DOCX 或 JSON 文件{hint}"))
         return [], ""
     if not entries and len(log) == problems_before:
         log.add(ImportProblem(path.name, "没有任何事项：只有表头，或所有工作表都是空的"))

@@ -16,6 +16,7 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 JSON_SUFFIXES = (".json",)
 DOCX_SUFFIXES = (".docx",)
+XLS_SUFFIXES = (".xls",)
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,64 @@ def read_xlsx(file: Path, log: ProblemLog) -> list[Sheet]:
     finally:
         workbook.close()
     return sheets
+
+
+@dataclass(frozen=True)
+class _XlsMerge:
+    """xlrd's half-open 0-based merge, as the 1-based inclusive range _fill_vertical_merges reads."""
+
+    min_row: int
+    max_row: int
+    min_col: int
+    max_col: int
+
+
+def xls_grids(data: bytes) -> list[tuple[str, list[list[str]]]]:
+    """(sheet name, cell texts) of every sheet of an Excel 97-2003 workbook, merges filled as read_xlsx fills them.
+    Raises ValueError for a file that is not one."""
+    import xlrd  # imported here so other formats do not pay for it
+
+    try:
+        book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=False)
+    except Exception as error:  # xlrd raises many types (zip errors included) for files that are not .xls
+        raise ValueError(type(error).__name__) from error
+    out = []
+    for sheet in book.sheets():
+        grid = []
+        for r in range(sheet.nrows):
+            row = []
+            for cell in sheet.row(r):
+                value = cell.value
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    try:
+                        value = xlrd.xldate_as_datetime(value, book.datemode)
+                    except (ValueError, OverflowError):
+                        pass
+                elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                    value = bool(value)
+                elif cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                    value = None
+                row.append(_cell_text(value))
+            grid.append(row)
+        _fill_vertical_merges(grid, [_XlsMerge(rlo + 1, rhi, clo + 1, chi) for rlo, rhi, clo, chi in sheet.merged_cells])
+        out.append((sheet.name, grid))
+    return out
+
+
+def read_xls(file: Path, log: ProblemLog) -> list[Sheet]:
+    """An Excel 97-2003 workbook (.xls), as many lists are still published."""
+    data = _read_bytes(file, log)
+    if data is None:
+        return []
+    if not data:
+        log.add(ImportProblem(file.name, "文件为空"))
+        return []
+    try:
+        grids = xls_grids(data)
+    except ValueError as error:
+        log.add(ImportProblem(file.name, f"无法打开 XLS 文件，文件可能已损坏或不是 Excel 97-2003 工作簿（{error}）"))
+        return []
+    return [Sheet(file, name, tuple(enumerate((tuple(r) for r in grid), start=1))) for name, grid in grids]
 
 
 def read_docx(file: Path, log: ProblemLog) -> list[Sheet]:

@@ -192,6 +192,31 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
     return Table(path, headers, "xlsx", ws.title, rows(), header_row=position + 1)
 
 
+def open_xls(path: Path, sheet: str | None = None) -> Table:
+    """An Excel 97-2003 export (.xls holds at most 65,536 rows, so reading it whole is bounded)."""
+    from corpus.readers import xls_grids
+
+    try:
+        grids = dict(xls_grids(path.read_bytes()))
+    except ValueError as exc:
+        raise TableError(f"{path.name}：无法作为 XLS 打开（{exc}）") from None
+    if not grids:
+        raise TableError(f"{path.name}：没有工作表")
+    name = sheet if sheet in grids else next(iter(grids))
+    ahead = grids[name][:TITLE_SEARCH_ROWS]
+    if not ahead:
+        raise TableError(f"{path.name} 工作表「{name}」为空")
+    position = _header_position(ahead)
+    headers = _clean_headers(ahead[position])
+
+    def rows() -> Iterator[TableRow]:
+        held = _BlankRowsBetween()
+        for n, cells in enumerate(grids[name][position + 1 :], start=position + 2):
+            yield from held.push(TableRow(n, dict(zip(headers, cells))))
+
+    return Table(path, headers, "xls", name, rows(), header_row=position + 1)
+
+
 def open_table(path: Path | str, sheet: str | None = None) -> Table:
     path = Path(path)
     if not path.exists():
@@ -199,9 +224,11 @@ def open_table(path: Path | str, sheet: str | None = None) -> Table:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return open_xlsx(path, sheet)
+    if suffix == ".xls":
+        return open_xls(path, sheet)
     if suffix in (".csv", ".txt", ".tsv", ""):
         return open_csv(path)
-    raise TableError(f"{path.name}：不支持的文件类型 {suffix}（支持 CSV、XLSX）")
+    raise TableError(f"{path.name}：不支持的文件类型 {suffix}（支持 CSV、XLSX、XLS）")
 
 
 def read_rows(path: Path | str) -> list[TableRow]:

@@ -83,7 +83,7 @@ def test_valid_csv_raw_and_xlsx_multipart_are_accepted(client, admin, app_settin
 @pytest.mark.parametrize("filename,content,words", [
     ("清单.xlsx", "序号,事项名称\n1,垃圾分类\n".encode("utf-8"), "内容是 CSV"),
     ("清单.csv", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "不是表格"),
-    ("清单.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "另存为 .xlsx"),
+    ("清单.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "另存为 .xlsx"),
     ("清单.csv", "序号,事项名称\n1,垃圾分类\n".encode("utf-16"), "UTF-16"),
     ("程序.exe", b"MZ\x90\x00\x03\x00\x00\x00", "不是表格"),
 ])
@@ -113,6 +113,23 @@ def test_word_list_is_imported_and_only_where_lists_are(client, admin, app_setti
     assert reply.json()["entries"] == 5 and reply.json()["counts"]["配合履职事项"] == 1
     bulk = client.post("/api/jobs/bulk", params={"filename": "白沙镇清单.docx"}, content=content, headers=admin)
     assert bulk.status_code == 415 and "只接受" in bulk.json()["detail"]
+    assert not leftovers(app_settings)
+
+
+def test_excel_97_list_is_imported_and_a_damaged_one_refused(client, admin, app_settings, tmp_path):
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("基本履职事项清单")
+    for r, row in enumerate([["序号", "事项名称", "承办机构"], ["1", "垃圾分类宣传", "城管办"]]):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(tmp_path / "旧清单.xls"))
+    reply = import_catalog(client, admin, "旧清单.xls", (tmp_path / "旧清单.xls").read_bytes())
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["entries"] == 1
+    damaged = import_catalog(client, admin, "坏清单.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+    assert damaged.status_code == 422 and "XLS 文件已损坏" in damaged.json()["detail"]
     assert not leftovers(app_settings)
 
 

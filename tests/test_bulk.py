@@ -251,6 +251,32 @@ def test_title_rows_above_the_header_are_not_tickets(tmp_path, tickets, bulk_mat
     assert table.header_row == 2 and table.headers == HEADERS and [r.number for r in table] == [3, 4, 5]
 
 
+def test_excel_97_export_is_read_like_xlsx(tmp_path, tickets, bulk_matcher, settings):
+    import datetime as dt
+
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("工单")
+    sheet.write(0, 0, "12345热线工单明细")
+    day = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for c, name in enumerate(HEADERS):
+        sheet.write(1, c, name)
+    for r, t in enumerate(tickets[:6], start=2):
+        for c, value in enumerate(t):
+            if c == 1:
+                sheet.write(r, c, dt.date.fromisoformat(value[:10]), day)
+            else:
+                sheet.write(r, c, value)
+    src = tmp_path / "导出.xls"
+    book.save(str(src))
+    result = run_bulk(src, tmp_path / "out.csv", BulkOptions(chunk_rows=4), settings, matcher=bulk_matcher)
+    header, rows = read_output_csv(result.output)
+    assert [r[0] for r in rows] == [t[0] for t in tickets[:6]]
+    assert [r[1] for r in rows] == [t[1][:10] for t in tickets[:6]]  # real dates come back as dates
+    assert result.columns["date"] == "受理时间"
+
+
 def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
     """Undecodable bytes, a field too large for CSV, empty, binary and over-long cells: all kept, none guessed."""
     good = "幸福里小区楼下烧烤店油烟太大，窗户都不敢开".encode("utf-8")

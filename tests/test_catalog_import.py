@@ -345,6 +345,25 @@ def test_word_document_tables_are_lists(tmp_path):
     ]
 
 
+def test_excel_97_workbook_with_merged_category(tmp_path):
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("配合履职事项清单")
+    for r, row in enumerate([["白沙镇配合履职事项清单"], ["序号", "事项类别", "事项名称", "主责部门"],
+                             [1, None, "秸秆禁烧", "县生态环境局"], [2, None, "河湖巡查", "县水利局"]]):
+        for c, value in enumerate(row):
+            if value is not None:
+                sheet.write(r, c, value)
+    sheet.write_merge(2, 3, 1, 1, "生态环保")
+    book.save(str(tmp_path / "白沙镇.xls"))
+    catalog = import_catalog([tmp_path / "白沙镇.xls"])
+    assert [(e.id, e.list_type, e.category, e.name, e.department) for e in catalog.entries] == [
+        ("1", ListType.COOPERATE, "生态环保", "秸秆禁烧", "县生态环境局"),
+        ("2", ListType.COOPERATE, "生态环保", "河湖巡查", "县水利局"),
+    ]
+
+
 # --- JSON --------------------------------------------------------------------------------------------
 
 
@@ -473,7 +492,7 @@ def test_sheet_without_recognisable_header_is_refused(tmp_path):
 @pytest.mark.parametrize("file_name, expected", [
     ("清单.doc", "另存为 .docx"),
     ("清单.pdf", "PDF"),
-    ("旧清单.xls", "另存为 .xlsx"),
+    ("坏清单.xls", "无法打开 XLS"),
     ("坏清单.docx", "无法打开 DOCX"),
 ])
 def test_unsupported_file_types_are_refused(tmp_path, file_name, expected):

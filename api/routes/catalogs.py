@@ -31,7 +31,7 @@ def list_catalogs(request: Request) -> dict:
     return {"default_version": default, "catalogs": rows}
 
 
-@router.post("", summary="导入新发布的清单（CSV/XLSX/DOCX/JSON 上传；管理员）")
+@router.post("", summary="导入新发布的清单（CSV/XLSX/XLS/DOCX/JSON 上传；管理员）")
 async def import_uploaded(request: Request, name: str = "", list_type: str = "",
                           user: User = Depends(require_admin)) -> JSONResponse:
     svc = services(request)
@@ -39,7 +39,7 @@ async def import_uploaded(request: Request, name: str = "", list_type: str = "",
     folder.mkdir(parents=True, exist_ok=True)
     try:
         upload = await receive_upload(request, folder / "catalog", svc.settings.max_upload_mb << 20,
-                                      allowed=("csv", "xlsx", "json", "docx"))
+                                      allowed=("csv", "xlsx", "xls", "json", "docx"))
         await run_in_threadpool(check_table, upload.path, upload.kind)
         name = name or upload.fields.get("name", "") or upload.original_name.rsplit(".", 1)[0]
         type_text = list_type or upload.fields.get("list_type", "")

@@ -26,7 +26,7 @@ def sample_rows(path: Path, n: int = SAMPLE_ROWS) -> tuple[list[str], list[dict[
 
 def estimate_rows(path: Path) -> int | None:
     """Data rows, counted cheaply: newlines for CSV (a cell with line breaks makes this an overestimate),
-    the sheet's recorded size for XLSX."""
+    the sheet's recorded size for XLSX and XLS."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         try:
@@ -36,6 +36,13 @@ def estimate_rows(path: Path) -> int | None:
             rows = book.worksheets[0].max_row
             book.close()
             return max(rows - 1, 0) if rows else None
+        except Exception:  # noqa: BLE001 - only an estimate
+            return None
+    if suffix == ".xls":
+        try:
+            import xlrd
+
+            return max(xlrd.open_workbook(str(path), on_demand=True).sheet_by_index(0).nrows - 1, 0)
         except Exception:  # noqa: BLE001 - only an estimate
             return None
     lines = 0

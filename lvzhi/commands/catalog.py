@@ -17,7 +17,7 @@ from lvzhi.config import Settings
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("catalog", help="导入、列出、查看履职清单版本")
     cs = p.add_subparsers(dest="catalog_command", metavar="操作")
-    imp = cs.add_parser("import", help="导入清单文件（CSV/XLSX/DOCX/JSON，可多个）")
+    imp = cs.add_parser("import", help="导入清单文件（CSV/XLSX/XLS/DOCX/JSON，可多个）")
     imp.add_argument("files", nargs="+", type=Path)
     imp.add_argument("--name", default="", help="清单名称（默认取文件名）")
     imp.add_argument("--list-type", help="文件只含一类清单时的类型：基本 / 配合 / 收回")
