@@ -16,7 +16,7 @@ PREVIEW_GROUPS = 15
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("merge", help="合并建议：把原始工作事项清单归并为拟定履职事项，供人工审定")
-    p.add_argument("items", type=Path, help="原始事项文件（CSV/XLSX），列：编号,内容，可含 乡镇 列，其他列原样保留")
+    p.add_argument("items", type=Path, help="原始事项文件（CSV/XLSX/XLS），列：编号,内容，可含 乡镇 列，其他列原样保留")
     p.add_argument("-o", "--output", type=Path, required=True, help="输出文件：XLSX（含分组汇总、跨乡镇对照）或 CSV")
     _add_knobs(p)
     p.add_argument("--json", action="store_true", help="在标准输出打印完整结果 JSON")
