@@ -7,7 +7,6 @@ delivered (with replacement characters) and marked, so callers can report it ins
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field

@@ -9,7 +9,7 @@ import pytest
 from corpus.importer import import_catalog
 from corpus.schema import Catalog
 from inference.evaluate import evaluate, load_labelled
-from inference.index import IndexMeta, VectorIndex, build_faiss
+from inference.index import VectorIndex, build_faiss
 from inference.matcher import Matcher
 from inference.query_clean import QueryCleaner
 
