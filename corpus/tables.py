@@ -167,6 +167,23 @@ def open_csv(path: Path) -> Table:
     return Table(path, headers, encoding, "", rows(), header_row=header_line)
 
 
+def _sheet_table(path: Path, kind: str, sheet: str, cells: Iterator, close=lambda: None) -> Table:
+    """A worksheet's rows of cell values as a Table, its header found below any title rows."""
+    ahead = list(itertools.islice(cells, TITLE_SEARCH_ROWS))
+    if not ahead:
+        raise TableError(f"{path.name} 工作表「{sheet}」为空")
+    position = _header_position(ahead)
+    headers = _clean_headers(ahead[position])
+
+    def rows() -> Iterator[TableRow]:
+        held = _BlankRowsBetween()
+        for n, row in enumerate(itertools.chain(ahead[position + 1 :], cells), start=position + 2):
+            yield from held.push(TableRow(n, {h: ("" if c is None else str(c)) for h, c in zip(headers, row)}))
+        close()
+
+    return Table(path, headers, kind, sheet, rows(), header_row=position + 1)
+
+
 def open_xlsx(path: Path, sheet: str | None = None) -> Table:
     import openpyxl
 
@@ -175,20 +192,7 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
     except Exception as exc:  # openpyxl raises many types for damaged files
         raise TableError(f"{path.name}：无法作为 XLSX 打开（{exc}）") from None
     ws = book[sheet] if sheet else book.worksheets[0]
-    it = ws.iter_rows(values_only=True)
-    ahead = list(itertools.islice(it, TITLE_SEARCH_ROWS))
-    if not ahead:
-        raise TableError(f"{path.name} 工作表「{ws.title}」为空")
-    position = _header_position(ahead)
-    headers = _clean_headers(ahead[position])
-
-    def rows() -> Iterator[TableRow]:
-        held = _BlankRowsBetween()
-        for n, cells in enumerate(itertools.chain(ahead[position + 1 :], it), start=position + 2):
-            yield from held.push(TableRow(n, {h: ("" if c is None else str(c)) for h, c in zip(headers, cells)}))
-        book.close()
-
-    return Table(path, headers, "xlsx", ws.title, rows(), header_row=position + 1)
+    return _sheet_table(path, "xlsx", ws.title, ws.iter_rows(values_only=True), book.close)
 
 
 def open_xls(path: Path, sheet: str | None = None) -> Table:
@@ -202,18 +206,7 @@ def open_xls(path: Path, sheet: str | None = None) -> Table:
     if not grids:
         raise TableError(f"{path.name}：没有工作表")
     name = sheet if sheet in grids else next(iter(grids))
-    ahead = grids[name][:TITLE_SEARCH_ROWS]
-    if not ahead:
-        raise TableError(f"{path.name} 工作表「{name}」为空")
-    position = _header_position(ahead)
-    headers = _clean_headers(ahead[position])
-
-    def rows() -> Iterator[TableRow]:
-        held = _BlankRowsBetween()
-        for n, cells in enumerate(grids[name][position + 1 :], start=position + 2):
-            yield from held.push(TableRow(n, dict(zip(headers, cells))))
-
-    return Table(path, headers, "xls", name, rows(), header_row=position + 1)
+    return _sheet_table(path, "xls", name, iter(grids[name]))
 
 
 def open_table(path: Path | str, sheet: str | None = None) -> Table:
