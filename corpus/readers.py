@@ -96,6 +96,15 @@ def _read_bytes(file: Path, log: ProblemLog) -> bytes | None:
     return None
 
 
+def _package_bytes(file: Path, log: ProblemLog) -> bytes | None:
+    """A binary workbook or document's bytes; None (logged) when unreadable or empty."""
+    data = _read_bytes(file, log)
+    if data is not None and not data:
+        log.add(ImportProblem(file.name, "文件为空"))
+        return None
+    return data
+
+
 def _guess_delimiter(text: str) -> str:
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     return "\t" if first_line.count("\t") > first_line.count(",") else ","
@@ -137,11 +146,8 @@ def read_xlsx(file: Path, log: ProblemLog) -> list[Sheet]:
     import openpyxl  # imported here so CSV/JSON imports do not pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
-    data = _read_bytes(file, log)
+    data = _package_bytes(file, log)
     if data is None:
-        return []
-    if not data:
-        log.add(ImportProblem(file.name, "文件为空"))
         return []
     try:
         # Not read-only: merged-cell ranges are only available on a fully loaded workbook.
@@ -208,11 +214,8 @@ def xls_grids(data: bytes) -> list[tuple[str, list[list[str]]]]:
 
 def read_xls(file: Path, log: ProblemLog) -> list[Sheet]:
     """An Excel 97-2003 workbook (.xls), as many lists are still published."""
-    data = _read_bytes(file, log)
+    data = _package_bytes(file, log)
     if data is None:
-        return []
-    if not data:
-        log.add(ImportProblem(file.name, "文件为空"))
         return []
     try:
         grids = xls_grids(data)
@@ -230,11 +233,8 @@ def read_docx(file: Path, log: ProblemLog) -> list[Sheet]:
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
-    data = _read_bytes(file, log)
+    data = _package_bytes(file, log)
     if data is None:
-        return []
-    if not data:
-        log.add(ImportProblem(file.name, "文件为空"))
         return []
     try:
         document = docx.Document(io.BytesIO(data))
