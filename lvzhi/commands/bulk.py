@@ -17,7 +17,7 @@ from lvzhi.config import Settings
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bulk", help="批量分类 12345 热线工单导出文件（CSV/XLSX/XLS），并生成分析报告",
                        description="逐行匹配工单到履职清单，输出原始列加匹配结果；中断后可用 --resume 续跑。")
-    p.add_argument("input", type=Path, help="工单导出文件（CSV，UTF-8 或 GBK；或 XLSX）")
+    p.add_argument("input", type=Path, help="工单导出文件（CSV，UTF-8 或 GBK；或 XLSX、XLS）")
     p.add_argument("-o", "--output", type=Path, required=True, help="结果文件（.csv 或 .xlsx，按扩展名决定格式）")
     p.add_argument("--text-col", help="工单文本所在列（默认自动识别：诉求内容、工单内容、来电内容……）")
     p.add_argument("--title-col", help="标题列，拼接在文本前（默认自动识别；传空字符串表示不用标题）")
