@@ -1,8 +1,10 @@
 """Speed and memory of `lvzhi bulk` on a generated 100k-ticket export, and what --fast costs in accuracy.
 
 Measured, each in its own child process so peak memory (max RSS) belongs to one mode:
-  lexical  the fast mode's first stage alone (no transformer) over the whole file and over its first tenth:
-           the ceiling of --fast, and peak memory at 10k vs 100k rows (streaming keeps it flat);
+  lexical  the lexical channels alone (no vectors at all) over the whole file and over its first tenth: peak
+           memory at 10k vs 100k rows (streaming keeps it flat);
+  static   --fast's first stage alone (distilled static query vectors, nothing sent on to the transformer) over the
+           whole file: the ceiling of --fast;
   fast     --fast with its default routing policy;
   full     the default full model;
   rowwise  the baseline: the same matcher called one ticket at a time (what a loop over `lvzhi classify` does),
@@ -11,7 +13,7 @@ Measured, each in its own child process so peak memory (max RSS) belongs to one 
 fast/full/rowwise run on the first N rows of the same file when N is given (the transformer runs tens of rows per
 second on 2 cores, so the full 100k in full mode would take hours); rows/s is per mode, all end to end through
 run_bulk (reading, checkpointing, report, output), except rowwise which times matching alone.
-Accuracy: top-1 of full, fast and lexical-only on corpus/data/labelled/reference_items.csv + reference_gold.csv
+Accuracy: top-1 of full, fast, static-only and lexical-only on corpus/data/labelled/reference_items.csv + reference_gold.csv
 (else the second township's items.csv + gold.csv), the share of texts fast mode sends to the transformer, and the
 trade-off across routing margins. Prints a table to stderr and one JSON line to stdout.
 
@@ -72,10 +74,14 @@ def child_run(args: argparse.Namespace) -> dict:
 
     settings = load_settings()
     t0 = time.perf_counter()
-    matcher = load_matcher(settings)
+    matcher = load_matcher(settings, dense=args.mode != "lexical")
+    if args.mode in ("fast", "static"):
+        from training.distill import ensure_static_encoder
+
+        ensure_static_encoder(matcher)  # distilled once per model; not part of the timed run
     load_s = time.perf_counter() - t0
-    options = BulkOptions(chunk_rows=args.chunk_rows, fast=args.mode in ("fast", "lexical"))
-    if args.mode == "lexical":
+    options = BulkOptions(chunk_rows=args.chunk_rows, fast=args.mode != "full")
+    if args.mode == "static":
         options.fast_policy = CascadePolicy(margin_below=-1.0, route_out_of_list=False)
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -137,6 +143,7 @@ def child_accuracy(args: argparse.Namespace) -> dict:
     from inference.fast import CascadePolicy, FastCascade
     from inference.loader import load_matcher
     from lvzhi.config import load_settings
+    from training.distill import ensure_static_encoder
 
     items_path, gold_path, catalog_path = labelled_paths()
     settings = load_settings()
@@ -147,6 +154,8 @@ def child_accuracy(args: argparse.Namespace) -> dict:
     full = matcher.match(texts, top_k=5)
     lexical = matcher.match(texts, top_k=5, use_dense=False)
     default = CascadePolicy()
+    cascade = FastCascade(matcher, default, ensure_static_encoder(matcher))
+    first = cascade.first_stage(texts, top_k=5)
 
     def top1(matches) -> float:
         return round(score(items, matches, matcher.catalog.get).top1, 4)
@@ -154,13 +163,14 @@ def child_accuracy(args: argparse.Namespace) -> dict:
     curve = []
     for margin in sorted(set(MARGINS) | {default.margin_below}):
         policy = CascadePolicy(margin_below=margin, route_out_of_list=default.route_out_of_list)
-        routed = [policy.unsure(m) for m in lexical]
-        mixed = [f if r else lx for f, lx, r in zip(full, lexical, routed)]
+        routed = [policy.unsure(m) for m in first]
+        mixed = [f if r else s for f, s, r in zip(full, first, routed)]
         curve.append({"margin_below": margin, "routed_share": round(sum(routed) / len(routed), 4),
                       "top1": top1(mixed)})
-    fast = FastCascade(matcher, default).match(texts, top_k=5)
+    fast = cascade.match(texts, top_k=5)
     return {"mode": "accuracy", "labelled_set": str(items_path.relative_to(ROOT)), "n": len(items),
-            "top1_full": top1(full), "top1_fast": top1(fast.matches), "top1_lexical": top1(lexical),
+            "top1_full": top1(full), "top1_fast": top1(fast.matches), "top1_static": top1(first),
+            "top1_lexical": top1(lexical),
             "fast_routed_share": round(fast.routed_count / len(texts), 4), "policy": repr(default), "curve": curve}
 
 
@@ -183,7 +193,7 @@ def main() -> None:
     p.add_argument("--rowwise-rows", type=int, default=150, help="tickets for the one-at-a-time baseline")
     p.add_argument("--chunk-rows", type=int, default=2000)
     p.add_argument("--workdir", type=Path, help="where the export and outputs go (default: a temp folder)")
-    p.add_argument("--skip", default="", help="comma-separated modes to skip: lexical,fast,full,rowwise,accuracy")
+    p.add_argument("--skip", default="", help="comma-separated modes to skip: lexical,static,fast,full,rowwise,accuracy")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--input", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -209,8 +219,8 @@ def main() -> None:
         return src if rows in (0, args.rows) else prefix_file(src, rows, work / f"{name}.csv")
 
     results: dict[str, dict] = {}
-    runs = (("lexical_tenth", "lexical", args.rows // 10), ("lexical", "lexical", 0), ("fast", "fast", args.fast_rows),
-            ("full", "full", args.full_rows))
+    runs = (("lexical_tenth", "lexical", args.rows // 10), ("lexical", "lexical", 0), ("static", "static", 0),
+            ("fast", "fast", args.fast_rows), ("full", "full", args.full_rows))
     for name, mode, rows in runs:
         if mode in skip:
             continue
@@ -229,7 +239,7 @@ def main() -> None:
 
     summary: dict = {"bench": "bulk", "rows_generated": args.rows, "threads": os.environ.get("LVZHI_THREADS", "0"),
                      "cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}
-    for name in ("lexical_tenth", "lexical", "fast", "full"):
+    for name in ("lexical_tenth", "lexical", "static", "fast", "full"):
         if name in results:
             r = results[name]
             summary[name] = {k: r[k] for k in ("rows", "rows_per_s", "peak_rss_mb", "transformer_rows", "seconds")}
@@ -247,6 +257,7 @@ def main() -> None:
         a = results["accuracy"]
         summary["accuracy"] = a
         summary["top1_fast_minus_full_points"] = round((a["top1_fast"] - a["top1_full"]) * 100, 2)
+        summary["top1_static_minus_full_points"] = round((a["top1_static"] - a["top1_full"]) * 100, 2)
     print(json.dumps(summary, ensure_ascii=False))
 
 

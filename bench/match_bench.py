@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from corpus.catalogs import load_reference_catalog  # noqa: E402
 from corpus.importer import import_catalog  # noqa: E402
-from corpus.schema import Catalog, DutyEntry, ListType  # noqa: E402
+from corpus.schema import Catalog, DutyEntry  # noqa: E402
 from inference.evaluate import LabelledItem, evaluate, load_labelled  # noqa: E402
 from inference.index import build_faiss  # noqa: E402
 from inference.loader import load_matcher  # noqa: E402

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -332,21 +333,26 @@ class Matcher:
             hits.append(h)
         return cleaned, expanded, hits
 
-    def match(self, texts: list[str], top_k: int | None = None, use_dense: bool | None = None) -> list[Match]:
+    def match(self, texts: list[str], top_k: int | None = None, use_dense: bool | None = None,
+              query_encoder: Callable[..., np.ndarray] | None = None) -> list[Match]:
+        """query_encoder, when given, makes the query vectors in place of the transformer (the static
+        first stage of --fast); entries, examples and the index stay the transformer's."""
         top_k = top_k or self.settings.top_k
         use_dense = self.embedder is not None if use_dense is None else (use_dense and self.embedder is not None)
         results: list[Match] = []
         step = max(self.settings.batch_size, 1) * 4
         for start in range(0, len(texts), step):
-            results.extend(self._match_batch(texts[start : start + step], top_k, use_dense))
+            results.extend(self._match_batch(texts[start : start + step], top_k, use_dense, query_encoder))
         return results
 
-    def _match_batch(self, texts: list[str], top_k: int, use_dense: bool) -> list[Match]:
-        ev = self.gather_evidence(texts, use_dense)
+    def _match_batch(self, texts: list[str], top_k: int, use_dense: bool,
+                     query_encoder: Callable[..., np.ndarray] | None = None) -> list[Match]:
+        ev = self.gather_evidence(texts, use_dense, query_encoder=query_encoder)
         return [self.judge(ev, i, self.fusion, top_k) for i in range(len(texts))]
 
     def gather_evidence(self, texts: list[str], use_dense: bool, dense_pool: int = DENSE_POOL,
-                        lexical_pool: int = LEXICAL_POOL, leave_out: bool = False) -> "Evidence":
+                        lexical_pool: int = LEXICAL_POOL, leave_out: bool = False,
+                        query_encoder: Callable[..., np.ndarray] | None = None) -> "Evidence":
         """Every channel's scores for a batch, over a candidate pool per query; fusion happens later.
         leave_out=True scores texts that are themselves confirmed examples as if they were not (fitting)."""
         n_entries = len(self.catalog.entries)
@@ -360,7 +366,8 @@ class Matcher:
         lexical = f.char * char + f.bm25 * bm25 + f.concept * concept
         lexical_pool = min(lexical_pool, n_entries)
         pools, dense, examples, z_stats = [], [], [], []
-        q = self.embedder.encode_queries(expanded, batch_size=self.settings.batch_size) if use_dense else None
+        encode = (query_encoder or self.embedder.encode_queries) if use_dense else None
+        q = encode(expanded, batch_size=self.settings.batch_size) if encode is not None else None
         if q is not None:
             dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
         with_examples = q is not None and len(self.example_views.texts) > 0

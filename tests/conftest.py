@@ -32,3 +32,11 @@ def matcher(settings, embedder, reference_catalog):
     from inference.matcher import Matcher
 
     return Matcher(catalog=reference_catalog, embedder=embedder, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def static_encoder(matcher):
+    """--fast's static query vectors, distilled from the default model (once per test home, a few minutes)."""
+    from training.distill import ensure_static_encoder
+
+    return ensure_static_encoder(matcher)

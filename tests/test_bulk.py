@@ -307,25 +307,30 @@ def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
     assert [r[0] for r in rows if r[0]] == ["1", "2", "3", "5", "6", "7", "8"]  # the oversized row keeps its place
 
 
-def test_fast_cascade_routes_only_unsure_rows(bulk_matcher):
+def test_fast_cascade_routes_only_unsure_rows(bulk_matcher, static_encoder):
     texts = ["在华兴鞋厂打工，老板拖欠我们工人工资三个月不给", "楼下KTV每天半夜还在唱歌，噪音很大",
              "想咨询一下有关事项", "镇上银行网点只开一个窗口，老人取钱排队两个小时"]
     policy = CascadePolicy(margin_below=0.3)
-    result = FastCascade(bulk_matcher, policy).match(texts, top_k=3)
-    lexical = bulk_matcher.match(texts, top_k=3, use_dense=False)
-    assert result.routed == [policy.unsure(m) for m in lexical]
-    for m, lex, routed in zip(result.matches, lexical, result.routed):
+    cascade = FastCascade(bulk_matcher, policy, static_encoder)
+    result = cascade.match(texts, top_k=3)
+    first = cascade.first_stage(texts, top_k=3)
+    assert result.routed == [policy.unsure(m) for m in first]
+    for m, early, routed in zip(result.matches, first, result.routed):
         if not routed:
-            assert m == lex
+            assert m == early
     unsure = [t for t, r in zip(texts, result.routed) if r]
     if unsure:
         full = dict(zip(unsure, bulk_matcher.match(unsure, top_k=3, use_dense=True)))
         for t, m, r in zip(texts, result.matches, result.routed):
             if r:
                 assert m.best.entry.id == full[t].best.entry.id
-    assert FastCascade(bulk_matcher, CascadePolicy(margin_below=10.0)).match(texts).routed_count == len(texts)
-    assert FastCascade(bulk_matcher, CascadePolicy(margin_below=-1, route_out_of_list=False)).match(
-        texts).routed_count == 0
+    assert FastCascade(bulk_matcher, CascadePolicy(margin_below=10.0), static_encoder).match(
+        texts).routed_count == len(texts)
+    assert FastCascade(bulk_matcher, CascadePolicy(margin_below=-1), static_encoder).match(texts).routed_count == 0
+    # The first stage is the full matcher with static query vectors, not the lexical channels alone.
+    lexical = bulk_matcher.match(texts, top_k=3, use_dense=False)
+    assert [m.best.score for m in first] != [m.best.score for m in lexical]
+    assert FastCascade(bulk_matcher, policy).first_stage(texts, top_k=3) == lexical  # without static vectors
 
 
 def test_interrupted_run_resumes_to_identical_bytes(tmp_path, tickets, bulk_matcher, settings):

@@ -58,6 +58,16 @@ def test_unrelated_topics_stay_apart(small_result):
     assert group_of(small_result, "O08").group_id == river.group_id
 
 
+def test_items_are_embedded_with_static_vectors_unless_asked(small_result, matcher):
+    assert small_result.item_vectors == "static" and small_result.to_dict()["item_vectors"] == "static"
+    by_transformer = merge_items(small_inventory(), matcher, item_vectors="transformer")
+    assert by_transformer.item_vectors == "transformer"
+    flood = group_of(by_transformer, "F1")  # the slower path groups the obvious case too
+    assert {m.item.id for m in flood.members} >= {"F1", "F2", "F3"}
+    with pytest.raises(ValueError, match="item_vectors"):
+        merge_items(small_inventory(), matcher, item_vectors="bert")
+
+
 def test_singleton_stays_singleton(small_result):
     loner_id = f"O{[t for t, _ in OTHERS].index(LONER) + 1:02d}"
     loner = group_of(small_result, loner_id)
@@ -220,3 +230,5 @@ def test_merge_cli_writes_output(settings, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "拟定事项" in printed and out.exists()
     assert cli.main(["--home", str(settings.home), "merge", str(src), "-o", str(out), "--granularity", "2"]) == 1
+    assert cli.main(["--home", str(settings.home), "merge", str(src), "-o", str(out), "--transformer", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["item_vectors"] == "transformer"

@@ -34,7 +34,7 @@ class ChunkWorker:
         matcher = load_matcher(settings, catalog)
         if examples:
             matcher.add_examples(examples)
-        self.classifier = ChunkClassifier(matcher, fast, policy)
+        self.classifier = ChunkClassifier.for_matcher(matcher, fast, policy)
         self.spec = spec
 
     def run(self, chunk: ChunkInput) -> ChunkOutput:

@@ -88,11 +88,13 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
         from inference.loader import load_catalog
 
         catalog, examples, fusion, model = load_catalog(settings), {}, FusionParams.load(), settings.model
+    classifier = ChunkClassifier.for_matcher(matcher, fast, policy) if matcher is not None else None
     job = {
         "input": str(input.resolve()), "input_fingerprint": input_fingerprint(input), "output": output.name,
         "headers": headers, "columns": columns.to_dict(), "chunk_rows": options.chunk_rows,
         "max_chars": options.max_chars, "fast": fast, "policy": repr(policy),
         "engine": options.engine, "catalog": catalog.version, "model": model,
+        "static": classifier.static.identity if classifier is not None and classifier.static is not None else None,
         "examples": _examples_hash(examples), "fusion": _digest(repr(fusion)),
         "batch_size": settings.batch_size, "threads": settings.threads,
     }
@@ -106,7 +108,7 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
 
             engine = RayEngine(settings, catalog, examples, fast, policy, spec, options.ray_address)
         else:
-            engine = LocalEngine(ChunkClassifier(matcher, fast, policy), spec)
+            engine = LocalEngine(classifier, spec)
         reader = ChunkReader(open_table(input), options.chunk_rows, set(cp.done))
         pace = _Pace(sum(e.rows for e in cp.done.values()), estimate_rows(input))
         if progress:

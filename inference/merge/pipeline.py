@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from time import perf_counter
 
 import numpy as np
@@ -21,6 +22,7 @@ NEIGHBOURS = 16
 TARGET_FLOOR = 0.05  # with a target group count, still never merge below this average similarity
 NEAREST_AT_LEAST = 0.15  # confidence-weighted share one entry must hold for the group to "be" that entry
 MAX_BLOCK_ROWS = 3000  # member similarity of huge groups is taken against an evenly spaced sample
+ITEM_VECTORS = ("static", "transformer")
 
 
 def threshold_for(granularity: float) -> float:
@@ -33,22 +35,35 @@ def threshold_for(granularity: float) -> float:
 
 
 def merge_items(items: list[RawItem], matcher: Matcher, granularity: float = DEFAULT_GRANULARITY,
-                target_groups: int | None = None, weights: SimilarityWeights | None = None) -> MergeResult:
+                target_groups: int | None = None, weights: SimilarityWeights | None = None,
+                item_vectors: str = "static") -> MergeResult:
     """Group related items and propose a duty for each group; singletons stay singletons.
 
     granularity: 0 coarse .. 1 fine. target_groups: merge until about that many groups remain instead (never
     merging unrelated items to get there). Same input, same output.
+    item_vectors: "static" (default) embeds items with the static token vectors distilled from the matcher's
+    model, "transformer" with the model itself. Raw items are short phrases, where word order and context add
+    little: on the development set static vectors group better (pairwise F1 0.633 vs 0.618) and encode a county's
+    inventory in seconds instead of minutes. A lexical-only matcher (--fast) uses neither.
     """
     if target_groups is not None and target_groups < 1:
         raise ValueError("目标组数必须是正整数")
+    if item_vectors not in ITEM_VECTORS:
+        raise ValueError(f"item_vectors 只能是 {'、'.join(ITEM_VECTORS)}")
     catalog = matcher.catalog
     result = MergeResult([], granularity, catalog.version, catalog.name, n_items=len(items),
-                         target_groups=target_groups)
+                         target_groups=target_groups,
+                         item_vectors=item_vectors if matcher.embedder is not None else "lexical")
     if not items:
         return result
+    query_encoder: Callable[..., np.ndarray] | None = None
+    if item_vectors == "static" and matcher.embedder is not None:
+        from training.distill import ensure_static_encoder  # distilled once per model, at first use
+
+        query_encoder = ensure_static_encoder(matcher).encode
     timings = result.timings
     started = perf_counter()
-    space, row_of_item = build_space([it.text for it in items], matcher, weights, timings)
+    space, row_of_item = build_space([it.text for it in items], matcher, weights, timings, query_encoder)
     result.n_distinct = len(space)
 
     t0 = perf_counter()

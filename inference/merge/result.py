@@ -77,6 +77,7 @@ class MergeResult:
     target_groups: int | None = None
     n_items: int = 0
     n_distinct: int = 0  # items left after folding identical wording
+    item_vectors: str = ""  # what embedded the items: static, transformer, or lexical (no model)
     timings: dict[str, float] = field(default_factory=dict)
 
     def labels(self) -> dict[str, str]:
@@ -98,6 +99,7 @@ class MergeResult:
             "granularity": self.granularity, "threshold": round(self.threshold, 4),
             "target_groups": self.target_groups, "catalog_version": self.catalog_version,
             "catalog_name": self.catalog_name, "n_items": self.n_items, "n_distinct": self.n_distinct,
+            "item_vectors": self.item_vectors,
             "n_groups": len(self.groups), "singletons": self.singletons, "verdicts": self.verdict_counts(),
             "groups": [g.to_dict() for g in self.groups],
         }

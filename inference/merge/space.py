@@ -9,6 +9,7 @@ the same thing whatever the inventory.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -156,8 +157,10 @@ def dedup_key(cleaned: str) -> str:
 
 
 def build_space(texts: list[str], matcher: Matcher, weights: SimilarityWeights | None = None,
-                timings: dict[str, float] | None = None) -> tuple[ItemSpace, np.ndarray]:
-    """The similarity space over distinct texts, and for each input text its row in that space."""
+                timings: dict[str, float] | None = None,
+                query_encoder: Callable[..., np.ndarray] | None = None) -> tuple[ItemSpace, np.ndarray]:
+    """The similarity space over distinct texts, and for each input text its row in that space.
+    query_encoder, when given, makes the items' vectors in place of the transformer (--fast's static vectors)."""
     from time import perf_counter
 
     timings = {} if timings is None else timings
@@ -183,7 +186,8 @@ def build_space(texts: list[str], matcher: Matcher, weights: SimilarityWeights |
     batch = max(matcher.settings.batch_size, 1)
     chars = _char_matrix(cleaned)
     if matcher.embedder is not None:
-        vectors = matcher.embedder.encode_queries(expanded, batch_size=max(batch, 128))
+        encode = query_encoder or matcher.embedder.encode_queries
+        vectors = encode(expanded, batch_size=max(batch, 128))
         reuse = _ReusedQueries(matcher.embedder, dict(zip(expanded, vectors)))
         item_matcher = dataclasses.replace(matcher, embedder=reuse)
     else:

@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-col", help="工单文本所在列（默认自动识别：诉求内容、工单内容、来电内容……）")
     p.add_argument("--title-col", help="标题列，拼接在文本前（默认自动识别；传空字符串表示不用标题）")
     p.add_argument("--date-col", help="日期列（默认自动识别；传空字符串表示不用日期）")
-    p.add_argument("--fast", action="store_true", help="快速模式：先用词法匹配，仅对不确定的工单调用向量模型")
+    p.add_argument("--fast", action="store_true", help="快速模式：先用从向量模型蒸馏的静态词元向量匹配，仅对不确定的工单调用向量模型")
     p.add_argument("--fast-margin", type=float, default=None,
-                   help="快速模式下词法首选领先次选不足此值即交给向量模型（默认 {}；越大越准、越慢）".format(
+                   help="快速模式下首段的首选领先次选不足此值即交给向量模型（默认 {}；越大越准、越慢）".format(
                        CascadePolicy().margin_below))
     p.add_argument("--resume", action="store_true", help="从上次中断处继续（输出与不中断时完全相同）")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="执行引擎（默认 local）")
