@@ -64,7 +64,6 @@ from training.pairs import ContrastivePair  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "taidi2020"
 README_BASELINES = {"char_tfidf": (0.814, 0.844), "dense_e5": (0.604, None), "tfidf_svc": (0.768, 0.730)}
 CANDIDATES = 40  # candidates per message the class vote looks at
-MAX_SEQ_LENGTH = 128
 DENSE_BASELINE_CHARS = 200
 VALIDATION_FRACTION = 0.2  # lvzhi train's default
 
@@ -188,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="lvzhi-taidi-") as tmp:
         settings = private_settings(load_settings(home=args.home, threads=args.threads), Path(tmp))
-        base = load_embedder(settings, max_seq_length=MAX_SEQ_LENGTH, use_registry=False)
+        # Encoded and fine-tuned at the lengths lvzhi classify and lvzhi train use (long messages are cut there too).
+        base = load_embedder(settings, use_registry=False)
         char_sim = char_similarity(data)
         fusion = bench_fusion(char_sim)
         categories = [e.category for e in data.catalog.entries]
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         entry_scores = zscore(char_sim) + zscore(dense_sim)
         retrained_pred: dict[int, str] = {}
         config = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                seed=args.seed, max_seq_length=MAX_SEQ_LENGTH, progress=False)
+                                seed=args.seed, progress=False)
         promoted = 0
         for k, (train_rows, test_rows) in enumerate(folds[: args.only_folds or None], start=1):
             # As `lvzhi train`: a fifth of the training messages is validation, never trained on; the fine-tuned

@@ -43,3 +43,16 @@ def test_ray_engine_matches_local_engine(tmp_path, settings, local_matcher):
             # Ray actors run torch on one thread each; summation order may move the last digits.
             assert abs(float(x["置信度"]) - float(y["置信度"])) <= 0.002
     assert (local.rows, local.errors) == (on_ray.rows, on_ray.errors) == (48, 1)
+
+
+@pytest.mark.slow
+def test_ray_engine_fast_mode_matches_local_engine(tmp_path, settings, local_matcher):
+    """Ray actors load --fast's static vectors themselves and must route and answer exactly as one process does."""
+    pytest.importorskip("ray")
+    rows = generate(24, seed=9)
+    src = write_csv(tmp_path / "in.csv", rows, encoding="gbk")
+    local = run_bulk(src, tmp_path / "local.csv", BulkOptions(chunk_rows=8, fast=True), settings, matcher=local_matcher)
+    on_ray = run_bulk(src, tmp_path / "ray.csv", BulkOptions(chunk_rows=8, fast=True, engine="ray"), settings)
+    a, b = read(local.output), read(on_ray.output)
+    assert len(a) == len(b) == 24
+    assert [{k: x[k] for k in ANSWER_COLUMNS} for x in a] == [{k: y[k] for k in ANSWER_COLUMNS} for y in b]

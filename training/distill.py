@@ -54,11 +54,15 @@ class DistillConfig:
 RECIPE = DistillConfig()
 
 
-def _common_words(limit: int) -> list[str]:
+def _jieba_dictionary() -> Path:
     import jieba
 
+    return Path(jieba.__file__).parent / "dict.txt"
+
+
+def _common_words(limit: int) -> list[str]:
     words = []
-    with open(Path(jieba.__file__).parent / "dict.txt", encoding="utf-8") as fh:
+    with open(_jieba_dictionary(), encoding="utf-8") as fh:
         for line in fh:
             parts = line.split()
             if len(parts) >= 2 and _CJK_WORD.fullmatch(parts[0]):
@@ -68,6 +72,19 @@ def _common_words(limit: int) -> list[str]:
 
 def distillation_texts(lexicon: Lexicon, catalog: Catalog, config: DistillConfig = RECIPE) -> list[str]:
     """The raw texts the student learns from, in a fixed order."""
+    texts = _bundled_texts(lexicon, catalog, config) + _common_words(config.common_words)
+    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+
+
+def distillation_data_hash(lexicon: Lexicon, catalog: Catalog, config: DistillConfig = RECIPE) -> str:
+    """Changes whenever distillation_texts would; cheap, since jieba's dictionary is named by its size, not read."""
+    digest = hashlib.sha256(repr(config).encode())
+    digest.update(f"{_jieba_dictionary().stat().st_size}\n".encode())
+    digest.update("\n".join(_bundled_texts(lexicon, catalog, config)).encode())
+    return digest.hexdigest()
+
+
+def _bundled_texts(lexicon: Lexicon, catalog: Catalog, config: DistillConfig) -> list[str]:
     rng = random.Random(config.seed)
     texts: list[str] = []
     for index in (lexicon.concepts, lexicon.out_of_scope):
@@ -83,8 +100,7 @@ def distillation_texts(lexicon: Lexicon, catalog: Catalog, config: DistillConfig
     userdict = DATA_DIR / "userdict.txt"
     if userdict.exists():
         texts.extend(line.split()[0] for line in userdict.read_text(encoding="utf-8").splitlines() if line.strip())
-    texts.extend(_common_words(config.common_words))
-    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    return texts
 
 
 def _single_token_vectors(embedder, token_ids: list[int]) -> np.ndarray:
@@ -144,7 +160,7 @@ def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=N
             optimiser.step()
     encoder = StaticQueryEncoder(rows=rows, vectors=table.weight.detach().numpy().copy(),
                                  bias=bias.detach().numpy().copy(), tokenizer=tok, identity="")
-    stats = {"texts": len(texts), "tokens": len(vocab), "final_loss": round(float(loss), 4),
+    stats = {"texts": len(texts), "tokens": len(vocab), "final_loss": round(loss.item(), 4),
              "seconds": round(time.monotonic() - started, 1)}
     return encoder, stats
 
@@ -167,13 +183,14 @@ def ensure_static_encoder(matcher, report=_to_stderr) -> StaticQueryEncoder:
     """The static encoder distilled from the matcher's transformer (distilled here when missing or stale)."""
     embedder = matcher.embedder
     models_dir = Path(matcher.settings.models_dir)
-    raw = distillation_texts(matcher.lexicon, load_reference_catalog())
-    data_hash = hashlib.sha256("\n".join(raw).encode()).hexdigest()
+    catalog = load_reference_catalog()
+    data_hash = distillation_data_hash(matcher.lexicon, catalog)
     identity = _identity(embedder.identity, data_hash)
     target = models_dir / STATIC_DIRNAME / identity
     target.parent.mkdir(parents=True, exist_ok=True)
     with build_lock(models_dir):
         if not _is_current(target, identity):
+            raw = distillation_texts(matcher.lexicon, catalog)
             report(f"首次使用快速模式：从当前模型蒸馏静态词元向量（{len(raw)} 条内置文本；2 核约需三分钟，每个模型只做一次）……")
             texts = list(dict.fromkeys(matcher.prepare(raw)[1]))
             encoder, stats = distill(embedder, texts, RECIPE, report)
