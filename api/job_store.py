@@ -34,6 +34,7 @@ class Job:
     created_at: str
     started_at: str
     finished_at: str
+    stage: str = ""
 
     @property
     def finished(self) -> bool:
@@ -50,13 +51,13 @@ class Job:
             "progress": round(self.done_rows / self.total_rows, 4) if self.total_rows else 0.0,
             "summary": self.result.get("summary", {}), "files": self.result.get("files", []),
             "error": self.error, "created_at": self.created_at, "started_at": self.started_at,
-            "finished_at": self.finished_at,
+            "finished_at": self.finished_at, "stage": self.stage,
         }
 
 
 _COLUMNS = ("id, kind, status, owner, original_name, input_path, output_path, options_json, catalog_version, resume, "
             "cancel_requested, done_rows, total_rows, rate, eta_s, result_json, error, created_at, started_at, "
-            "finished_at")
+            "finished_at, stage")
 
 
 def _job(row: dict) -> Job:
@@ -69,6 +70,7 @@ def _job(row: dict) -> Job:
         eta_s=None if row["eta_s"] is None else float(row["eta_s"]),
         result=json.loads(row["result_json"]) if row["result_json"] else {}, error=row["error"],
         created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
+        stage=row["stage"] or "",
     )
 
 
@@ -126,6 +128,10 @@ class JobRepo:
             tx.execute("UPDATE jobs SET done_rows = ?, total_rows = ?, rate = ?, eta_s = ? WHERE id = ?",
                        (int(done), int(total), float(rate), eta_s, job_id))
             return bool(tx.scalar("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)))
+
+    def set_stage(self, job_id: int, stage: str) -> None:
+        with self._db.transaction() as tx:
+            tx.execute("UPDATE jobs SET stage = ? WHERE id = ?", (stage, job_id))
 
     def finish(self, job_id: int, result: dict, done: int) -> None:
         with self._db.transaction() as tx:

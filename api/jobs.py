@@ -188,6 +188,8 @@ class JobRunner:
         known = {f.name for f in dataclasses.fields(BulkOptions)}
         options = BulkOptions(**{k: v for k, v in job.options.items() if k in known})
         matcher = self.pool.get(job.catalog_version or None)
+        if options.fast:
+            self._prepare_static_vectors(job, matcher)
         run = lambda resume: run_bulk(Path(job.input_path), Path(job.output_path), options, self.settings,  # noqa: E731
                                       matcher=matcher, progress=self._progress_callback(job), resume=resume)
         notes = []
@@ -215,6 +217,18 @@ class JobRunner:
             summary["report_text"] = report_text
         return {"files": [f for f in files if f], "summary": summary}, int(result.rows or 0)
 
+    def _prepare_static_vectors(self, job: Job, matcher) -> None:
+        """Distil the static vectors up front when this model has none yet (minutes, once per model), saying
+        so on the job, so its row count does not sit at zero without a word."""
+        if matcher.embedder is None:
+            return
+        from training.distill import ensure_static_encoder
+
+        try:
+            ensure_static_encoder(matcher, report=lambda message: self.store.jobs.set_stage(job.id, message.strip()))
+        finally:
+            self.store.jobs.set_stage(job.id, "")
+
     def _run_merge(self, job: Job) -> tuple[dict, int]:
         from inference.merge import merge_items, read_items, write_merge
 
@@ -222,6 +236,7 @@ class JobRunner:
         items = read_items(Path(job.input_path))
         callback = self._progress_callback(job)
         callback(_Progress(0, len(items)))
+        self._prepare_static_vectors(job, matcher)  # merge_items embeds items with them
         options = {k: v for k, v in job.options.items() if k in MERGE_OPTIONS}
         result = merge_items(items, matcher, **options)
         if self._stop.is_set():

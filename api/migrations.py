@@ -74,4 +74,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX jobs_status ON jobs (status, id)",
         "CREATE INDEX jobs_owner ON jobs (owner, id)",
     )),
+    # What a running job is doing before its rows move (e.g. distilling static vectors on first use).
+    Migration(4, "job stage", (
+        "ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''",
+    )),
 )

@@ -6,7 +6,8 @@ Measured, each in its own child process so peak memory (max RSS) belongs to one 
   static   --fast's first stage alone (distilled static query vectors, nothing sent on to the transformer) over the
            whole file: the ceiling of --fast;
   fast     --fast with its default routing policy;
-  full     the default full model;
+  full     the default full model (precision auto: bfloat16 matmuls where the CPU has them natively);
+  full_float32  the same in float32 (LVZHI_PRECISION=float32), to show what bfloat16 buys;
   rowwise  the baseline: the same matcher called one ticket at a time (what a loop over `lvzhi classify` does),
            with torch on the default threads and on one thread (the better of the two is the baseline),
            against the same texts batched, in one process.
@@ -152,6 +153,10 @@ def child_accuracy(args: argparse.Namespace) -> dict:
     items = load_labelled(items_path, gold_path)
     texts = [i.text for i in items]
     full = matcher.match(texts, top_k=5)
+    bfloat16 = matcher.embedder.bfloat16
+    matcher.embedder.bfloat16 = False
+    full_float32 = matcher.match(texts, top_k=5)
+    matcher.embedder.bfloat16 = bfloat16
     lexical = matcher.match(texts, top_k=5, use_dense=False)
     default = CascadePolicy()
     cascade = FastCascade(matcher, default, ensure_static_encoder(matcher))
@@ -169,7 +174,8 @@ def child_accuracy(args: argparse.Namespace) -> dict:
                       "top1": top1(mixed)})
     fast = cascade.match(texts, top_k=5)
     return {"mode": "accuracy", "labelled_set": str(items_path.relative_to(ROOT)), "n": len(items),
-            "top1_full": top1(full), "top1_fast": top1(fast.matches), "top1_static": top1(first),
+            "bfloat16": bfloat16, "top1_full": top1(full), "top1_full_float32": top1(full_float32),
+            "top1_fast": top1(fast.matches), "top1_static": top1(first),
             "top1_lexical": top1(lexical),
             "fast_routed_share": round(fast.routed_count / len(texts), 4), "policy": repr(default), "curve": curve}
 
@@ -177,9 +183,10 @@ def child_accuracy(args: argparse.Namespace) -> dict:
 # -- driver --------------------------------------------------------------------------------------------------------
 
 
-def run_child(child: str, **kw) -> dict:
+def run_child(child: str, env: dict[str, str] | None = None, **kw) -> dict:
     cmd = [sys.executable, __file__, "--child", child] + [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     if proc.returncode != 0:
         raise SystemExit(f"{child} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -193,7 +200,8 @@ def main() -> None:
     p.add_argument("--rowwise-rows", type=int, default=150, help="tickets for the one-at-a-time baseline")
     p.add_argument("--chunk-rows", type=int, default=2000)
     p.add_argument("--workdir", type=Path, help="where the export and outputs go (default: a temp folder)")
-    p.add_argument("--skip", default="", help="comma-separated modes to skip: lexical,static,fast,full,rowwise,accuracy")
+    p.add_argument("--skip", default="",
+                   help="comma-separated modes to skip: lexical,static,fast,full,full_float32,rowwise,accuracy")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--input", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -220,12 +228,14 @@ def main() -> None:
 
     results: dict[str, dict] = {}
     runs = (("lexical_tenth", "lexical", args.rows // 10), ("lexical", "lexical", 0), ("static", "static", 0),
-            ("fast", "fast", args.fast_rows), ("full", "full", args.full_rows))
+            ("fast", "fast", args.fast_rows), ("full", "full", args.full_rows),
+            ("full_float32", "full", args.full_rows))
     for name, mode, rows in runs:
-        if mode in skip:
+        if mode in skip or name in skip:
             continue
         log(f"running {name} …")
-        results[name] = run_child("run", mode=mode, input=part(rows, f"first-{rows}"),
+        env = {"LVZHI_PRECISION": "float32"} if name.endswith("float32") else None
+        results[name] = run_child("run", env=env, mode=mode, input=part(rows, f"first-{rows}"),
                                   out=work / f"out-{name}.csv", chunk_rows=args.chunk_rows)
         log(f"  {results[name]}")
     if "rowwise" not in skip:
@@ -239,7 +249,7 @@ def main() -> None:
 
     summary: dict = {"bench": "bulk", "rows_generated": args.rows, "threads": os.environ.get("LVZHI_THREADS", "0"),
                      "cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}
-    for name in ("lexical_tenth", "lexical", "static", "fast", "full"):
+    for name in ("lexical_tenth", "lexical", "static", "fast", "full", "full_float32"):
         if name in results:
             r = results[name]
             summary[name] = {k: r[k] for k in ("rows", "rows_per_s", "peak_rss_mb", "transformer_rows", "seconds")}
@@ -251,6 +261,8 @@ def main() -> None:
         if "full" in results:
             summary["full_vs_rowwise"] = round(results["full"]["rows_per_s"] / best_rowwise, 2)
         summary["batched_vs_rowwise"] = round(rw["batched_rows_per_s"] / best_rowwise, 2)
+    if "full" in results and "full_float32" in results:
+        summary["full_vs_float32"] = round(results["full"]["rows_per_s"] / results["full_float32"]["rows_per_s"], 2)
     if "fast" in results and "full" in results:
         summary["fast_vs_full"] = round(results["fast"]["rows_per_s"] / results["full"]["rows_per_s"], 2)
     if "accuracy" in results:

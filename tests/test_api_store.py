@@ -143,6 +143,9 @@ def test_job_queue_lifecycle(store):
     assert isinstance(claimed, Job) and claimed.id == first.id and claimed.status == "running"
     assert claimed.options == {"fast": True}
     assert store.jobs.progress(first.id, 10, 100, 5.0, 18.0) is False
+    store.jobs.set_stage(first.id, "正在蒸馏静态词元向量……")  # what the page shows before rows move
+    assert store.jobs.get(first.id).to_dict()["stage"] == "正在蒸馏静态词元向量……"
+    store.jobs.set_stage(first.id, "")
     assert store.jobs.request_cancel(second.id).status == "cancelled"  # queued: cancelled at once
     assert store.jobs.claim_next() is None
     assert store.jobs.requeue_interrupted() == 1  # what a restart does with a job left running

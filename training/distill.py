@@ -133,7 +133,8 @@ def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=N
     vocab = sorted({i for seq in ids for i in seq} | {i for p, i in tok.get_vocab().items() if _CJK.search(p)})
     rows = np.full(max(len(tok), max(vocab, default=0) + 1), -1, dtype=np.int64)
     rows[vocab] = np.arange(len(vocab))
-    say(f"  教师向量 {len(texts)} 条（{time.monotonic() - started:.0f} 秒）；逐词元初始化 {len(vocab)} 个词元……")
+    say(f"蒸馏静态词元向量：教师向量 {len(texts)} 条已算好（{time.monotonic() - started:.0f} 秒），"
+        f"正在初始化 {len(vocab)} 个词元并训练 {config.epochs} 轮……")
     init = _single_token_vectors(embedder, vocab)
 
     torch.manual_seed(config.seed)
@@ -191,7 +192,8 @@ def ensure_static_encoder(matcher, report=_to_stderr) -> StaticQueryEncoder:
     with build_lock(models_dir):
         if not _is_current(target, identity):
             raw = distillation_texts(matcher.lexicon, catalog)
-            report(f"首次使用快速模式：从当前模型蒸馏静态词元向量（{len(raw)} 条内置文本；2 核约需三分钟，每个模型只做一次）……")
+            report(f"首次使用静态词元向量（快速批量与归并用）：正从当前模型蒸馏（{len(raw)} 条内置文本；2 核约需四分钟，"
+                   "每个模型只做一次）……")
             texts = list(dict.fromkeys(matcher.prepare(raw)[1]))
             encoder, stats = distill(embedder, texts, RECIPE, report)
             work = Path(tempfile.mkdtemp(prefix=".static-", dir=target.parent))

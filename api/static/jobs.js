@@ -14,6 +14,7 @@ const LZJobs = (() => {
       text = `已处理 ${job.done.toLocaleString()} / ${job.total.toLocaleString()} 行`;
       if (job.status === "running") text += ` · ${job.rate} 行/秒 · 预计剩余 ${LZ.duration(job.eta_s)}`;
     } else text = job.status === "running" ? "正在读取文件……" : "";
+    if (job.status === "running" && job.stage) text = job.stage;
     if (job.resumed && job.status !== "done") text += "（服务重启后继续）";
     return el("td", {}, bar, el("div", { class: "bar-text" }, text));
   }

@@ -96,7 +96,7 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
         "engine": options.engine, "catalog": catalog.version, "model": model,
         "static": classifier.static.identity if classifier is not None and classifier.static is not None else None,
         "examples": _examples_hash(examples), "fusion": _digest(repr(fusion)),
-        "batch_size": settings.batch_size, "threads": settings.threads,
+        "batch_size": settings.batch_size, "threads": settings.threads, "precision": settings.precision,
     }
     cp, note = Checkpoint.open(output, job, resume)
     notes = [columns.how] + ([note] if note else [])
