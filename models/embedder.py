@@ -148,5 +148,6 @@ def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_L
 def uses_bfloat16(precision: str) -> bool:
     """auto: only where the CPU has native bfloat16 instructions (elsewhere it is emulated, and slower)."""
     if precision == "auto":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # absent from some torch builds
+        return bool(native is not None and native())
     return precision == "bfloat16"
