@@ -192,7 +192,7 @@ def ensure_static_encoder(matcher, report=_to_stderr) -> StaticQueryEncoder:
     with build_lock(models_dir):
         if not _is_current(target, identity):
             raw = distillation_texts(matcher.lexicon, catalog)
-            report(f"首次使用静态词元向量（快速批量与归并用）：正从当前模型蒸馏（{len(raw)} 条内置文本；2 核约需四分钟，"
+            report(f"首次使用静态词元向量（快速批量与归并用）：正从当前模型蒸馏（{len(raw)} 条内置文本；2 核约需三分钟，"
                    "每个模型只做一次）……")
             texts = list(dict.fromkeys(matcher.prepare(raw)[1]))
             encoder, stats = distill(embedder, texts, RECIPE, report)
