@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corpus.readers import CSV_SUFFIXES, XLS_SUFFIXES, XLSX_SUFFIXES, xls_grids
+
 SNIFF_BYTES = 1 << 20
 
 
@@ -197,8 +199,6 @@ def open_xlsx(path: Path, sheet: str | None = None) -> Table:
 
 def open_xls(path: Path, sheet: str | None = None) -> Table:
     """An Excel 97-2003 export (.xls holds at most 65,536 rows, so reading it whole is bounded)."""
-    from corpus.readers import xls_grids
-
     try:
         grids = dict(xls_grids(path.read_bytes()))
     except ValueError as exc:
@@ -214,11 +214,11 @@ def open_table(path: Path | str, sheet: str | None = None) -> Table:
     if not path.exists():
         raise TableError(f"找不到文件：{path}")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in XLSX_SUFFIXES:
         return open_xlsx(path, sheet)
-    if suffix == ".xls":
+    if suffix in XLS_SUFFIXES:
         return open_xls(path, sheet)
-    if suffix in (".csv", ".txt", ".tsv", ""):
+    if suffix in CSV_SUFFIXES or not suffix:
         return open_csv(path)
     raise TableError(f"{path.name}：不支持的文件类型 {suffix}（支持 CSV、XLSX、XLS）")
 

@@ -39,10 +39,8 @@ class StaticQueryEncoder:
 
     def token_rows(self, texts: list[str]) -> list[np.ndarray]:
         """For each text, the rows of the tokens it has vectors for."""
-        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=True,
-                             max_length=MAX_TOKENS)["input_ids"]
         out = []
-        for seq in ids:
+        for seq in token_ids(self.tokenizer, texts):
             r = self.rows[np.asarray(seq, dtype=np.int64)] if seq else np.zeros(0, dtype=np.int64)
             out.append(r[r >= 0])
         return out
@@ -81,6 +79,11 @@ class StaticQueryEncoder:
             raise ValueError(f"静态向量文件不一致：{folder}")
         return cls(rows=rows, vectors=vectors.astype(np.float32), bias=bias.astype(np.float32),
                    tokenizer=tokenizer, identity=identity)
+
+
+def token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    """The transformer's token ids of each text, without special tokens, cut where the transformer cuts."""
+    return tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=MAX_TOKENS)["input_ids"]
 
 
 def read_manifest(folder: Path) -> dict | None:

@@ -31,7 +31,7 @@ from corpus.schema import Catalog
 from corpus.lexicon import Lexicon
 from models.e5_rebuild import build_lock, replace_dir, sha256_of
 from models.lexical import DATA_DIR
-from models.static_embedder import VECTORS_NAME, StaticQueryEncoder, read_manifest
+from models.static_embedder import VECTORS_NAME, StaticQueryEncoder, read_manifest, token_ids
 
 STATIC_DIRNAME = "static"
 # Bump whenever the recipe below would distil different vectors from the same teacher and texts.
@@ -103,17 +103,17 @@ def _bundled_texts(lexicon: Lexicon, catalog: Catalog, config: DistillConfig) ->
     return texts
 
 
-def _single_token_vectors(embedder, token_ids: list[int]) -> np.ndarray:
+def _single_token_vectors(embedder, vocab_ids: list[int]) -> np.ndarray:
     """Each token alone, in query form, through the transformer (mean-pooled as sentence-transformers does)."""
     import torch
 
     tok = embedder.model.tokenizer
     body = embedder.model[0].auto_model
     prefix = tok(embedder.query_prefix, add_special_tokens=False)["input_ids"]
-    out = np.zeros((len(token_ids), embedder.dim), dtype=np.float32)
+    out = np.zeros((len(vocab_ids), embedder.dim), dtype=np.float32)
     with torch.inference_mode():
-        for s in range(0, len(token_ids), 1024):
-            chunk = token_ids[s : s + 1024]
+        for s in range(0, len(vocab_ids), 1024):
+            chunk = vocab_ids[s : s + 1024]
             x = torch.tensor([[tok.cls_token_id, *prefix, t, tok.sep_token_id] for t in chunk])
             h = body(input_ids=x, attention_mask=torch.ones_like(x)).last_hidden_state.mean(dim=1)
             out[s : s + len(chunk)] = torch.nn.functional.normalize(h, dim=-1).numpy()
@@ -129,7 +129,7 @@ def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=N
     started = time.monotonic()
     tok = embedder.model.tokenizer
     teacher = embedder.encode_queries(texts, batch_size=128)
-    ids = tok(texts, add_special_tokens=False, truncation=True, max_length=254)["input_ids"]
+    ids = token_ids(tok, texts)
     vocab = sorted({i for seq in ids for i in seq} | {i for p, i in tok.get_vocab().items() if _CJK.search(p)})
     rows = np.full(max(len(tok), max(vocab, default=0) + 1), -1, dtype=np.int64)
     rows[vocab] = np.arange(len(vocab))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus.readers import XLS_SUFFIXES, XLSX_SUFFIXES
 from corpus.tables import Table, open_table
 from inference.bulk.chunk import ChunkInput
 
@@ -28,7 +29,7 @@ def estimate_rows(path: Path) -> int | None:
     """Data rows, counted cheaply: newlines for CSV (a cell with line breaks makes this an overestimate),
     the sheet's recorded size for XLSX and XLS."""
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
+    if suffix in XLSX_SUFFIXES:
         try:
             import openpyxl
 
@@ -38,7 +39,7 @@ def estimate_rows(path: Path) -> int | None:
             return max(rows - 1, 0) if rows else None
         except Exception:  # noqa: BLE001 - only an estimate
             return None
-    if suffix == ".xls":
+    if suffix in XLS_SUFFIXES:
         try:
             import xlrd
 
