@@ -5,7 +5,7 @@ Measured, each in its own child process so peak memory (max RSS) belongs to one 
            memory at 10k vs 100k rows (streaming keeps it flat);
   static   --fast's first stage alone (distilled static query vectors, nothing sent on to the transformer) over the
            whole file: the ceiling of --fast;
-  fast     --fast with its default routing policy;
+  fast     --fast with its default routing policy (which routes nothing today: then it times the same as static);
   full     the default full model (precision auto: bfloat16 matmuls where the CPU has them natively);
   full_float32  the same in float32 (LVZHI_PRECISION=float32), to show what bfloat16 buys;
   rowwise  the baseline: the same matcher called one ticket at a time (what a loop over `lvzhi classify` does),
@@ -18,7 +18,7 @@ Accuracy: top-1 of full, fast, static-only and lexical-only on corpus/data/label
 (else the second township's items.csv + gold.csv), the share of texts fast mode sends to the transformer, and the
 trade-off across routing margins. Prints a table to stderr and one JSON line to stdout.
 
-    LVZHI_THREADS=2 .venv/bin/python bench/bulk_bench.py --rows 100000 --fast-rows 3000 --full-rows 1000
+    LVZHI_THREADS=2 .venv/bin/python bench/bulk_bench.py --rows 100000 --fast-rows 0 --full-rows 1000
 """
 
 from __future__ import annotations

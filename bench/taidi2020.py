@@ -11,9 +11,10 @@ class accuracy and macro-F1 over the 7 gold classes.
   index as confirmed examples, exactly as `lvzhi train` and reviewed examples do. An example counts directly only
   for a near-duplicate ticket; beyond that the categories' support from their nearest examples is weighed in, with
   the weight `lvzhi train` fits by leave-one-out on the training messages (here scored by the class vote, since
-  classes are what this data labels). As `lvzhi train` promotes a model only if it is not worse on a validation
-  part it never trained on, a fifth of each training fold is held back for that choice; the held-out fold is then
-  classified like the zero-shot run with whichever model won.
+  classes are what this data labels). As `lvzhi train` keeps the epoch that scores best on a validation part it
+  never trains on, and promotes a model only if it is not worse there (neither top-1 nor MRR, here of the class),
+  a fifth of each training fold is held back for those choices; the held-out fold is then classified like the
+  zero-shot run with whichever model won.
 - baselines, computed in the same run: char 1–3-gram TF-IDF nearest row, dense e5 nearest row, and 5-fold
   char TF-IDF + LinearSVC.
 
@@ -21,7 +22,7 @@ The matcher's fusion is told to use only its domain-free channels (char n-grams 
 that each moves a score equally (the char weight is the spread of char similarities over the messages, measured
 without labels); its concept lexicon and word dictionary are written for township duty lists, not this taxonomy.
 
-    .venv/bin/python bench/taidi2020.py [--data DIR] [--home DIR] [--folds 5] [--epochs 1]
+    .venv/bin/python bench/taidi2020.py [--data DIR] [--home DIR] [--folds 5] [--epochs N]
 
 The last output line is one JSON object.
 """
@@ -95,14 +96,19 @@ def scores(gold: list[str], predicted: list[str], classes: list[str]) -> tuple[f
             float(f1_score(gold, predicted, labels=classes, average="macro", zero_division=0)))
 
 
-def class_vote(candidates: Sequence[Candidate], per_class: int = 2) -> str:
-    """The class whose best `per_class` candidates score highest on average (a class with fewer repeats its last)."""
+def class_ranking(candidates: Sequence[Candidate], per_class: int = 2) -> list[str]:
+    """Classes by the average of their best `per_class` candidates, best first (a class with fewer repeats its
+    last)."""
     by_class: dict[str, list[float]] = defaultdict(list)
     for c in candidates:
         if len(by_class[c.entry.category]) < per_class:
             by_class[c.entry.category].append(c.score)
     mean = {k: (sum(v) + (per_class - len(v)) * v[-1]) / per_class for k, v in by_class.items()}
-    return max(mean, key=lambda k: (mean[k], k))
+    return sorted(mean, key=lambda k: (mean[k], k), reverse=True)
+
+
+def class_vote(candidates: Sequence[Candidate], per_class: int = 2) -> str:
+    return class_ranking(candidates, per_class)[0]
 
 
 def char_similarity(data: Dataset) -> np.ndarray:
@@ -126,12 +132,26 @@ def private_settings(base: Settings, home: Path) -> Settings:
     return replace(base, home=home)
 
 
+def rank_classes(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
+                 examples: dict[str, list[str]] | None = None) -> list[list[str]]:
+    """Classes best first, for each of `rows`."""
+    matcher = Matcher(catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusion,
+                      examples=copy.deepcopy(examples or {}))
+    return [class_ranking(m.candidates) for m in matcher.match([data.texts[i] for i in rows], top_k=CANDIDATES)]
+
+
 def classify(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
              examples: dict[str, list[str]] | None = None) -> list[str]:
     """Predicted classes for `rows`."""
-    matcher = Matcher(catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusion,
-                      examples=copy.deepcopy(examples or {}))
-    return [class_vote(m.candidates) for m in matcher.match([data.texts[i] for i in rows], top_k=CANDIDATES)]
+    return [r[0] for r in rank_classes(settings, data, embedder, fusion, rows, examples)]
+
+
+def accuracy_and_mrr(gold: list[str], rankings: list[list[str]]) -> tuple[float, float]:
+    """Top-1 accuracy, then the mean reciprocal rank of the gold class (0 when absent): `lvzhi train`'s
+    (top-1, MRR) validation key, at the level of classes."""
+    top1 = sum(r[:1] == [g] for g, r in zip(gold, rankings)) / len(gold)
+    mrr = sum(1 / (r.index(g) + 1) if g in r else 0.0 for g, r in zip(gold, rankings)) / len(gold)
+    return top1, mrr
 
 
 def fit_vote(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
@@ -172,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only-folds", type=int, default=0, help="run just the first N folds (development)")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="at most this many epochs (default: as lvzhi train, from the amount of data)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=42)
@@ -223,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         config = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                 seed=args.seed, progress=False)
         promoted = 0
+        kept_epochs: list[int] = []  # per fold; 0 = the fine-tuned model was refused
         for k, (train_rows, test_rows) in enumerate(folds[: args.only_folds or None], start=1):
             # As `lvzhi train`: a fifth of the training messages is validation, never trained on; the fine-tuned
             # model is kept only if it is not worse there, otherwise the examples and the vote serve the old one.
@@ -233,11 +255,20 @@ def main(argv: list[str] | None = None) -> int:
             vote = fit_vote(settings, data, base, fusion, list(train_rows), examples)
             voting = replace(fusion, category_examples=vote.weight)
             tuned = replace(base, model=copy.deepcopy(base.model), identity=f"{base.identity}+taidi-fold{k}")
-            stats = finetune(tuned, pairs, config)
             val_gold = [data.gold[i] for i in val_rows]
-            before = accuracy_score(val_gold, classify(settings, data, base, voting, val_rows, fit_examples))
-            after = accuracy_score(val_gold, classify(settings, data, tuned, voting, val_rows, fit_examples))
-            keep = after >= before
+
+            def judge(epoch: int) -> tuple[float, float]:
+                # Each epoch's weights are a different model: a fresh identity keeps the index cache apart.
+                snapshot = replace(tuned, identity=f"{tuned.identity}-epoch{epoch}")
+                return accuracy_and_mrr(val_gold, rank_classes(settings, data, snapshot, voting, val_rows,
+                                                               fit_examples))
+
+            stats = finetune(tuned, pairs, config, judge=judge)
+            tuned = replace(tuned, identity=f"{tuned.identity}-epoch{stats.kept_epoch}")
+            before = accuracy_and_mrr(val_gold, rank_classes(settings, data, base, voting, val_rows, fit_examples))
+            after = max(stats.epoch_scores)
+            keep = after[0] >= before[0] and after[1] >= before[1]  # lvzhi train: neither top-1 nor MRR dropped
+            kept_epochs.append(stats.kept_epoch if keep else 0)
             promoted += keep
             predicted = classify(settings, data, tuned if keep else base, voting, list(test_rows), examples)
             for i, p in zip(test_rows, predicted):
@@ -246,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
             done = sorted(retrained_pred)
             acc, f1 = scores([data.gold[i] for i in done], [retrained_pred[i] for i in done], data.classes)
             print(f"第 {k}/{len(folds)} 折：训练 {stats.steps} 步（{stats.seconds:.0f} 秒，损失 {stats.first_loss:.2f}"
-                  f"→{stats.last_loss:.2f}），验证 {before:.3f}→{after:.3f}，{'启用新模型' if keep else '保留原模型'}；"
+                  f"→{stats.last_loss:.2f}；各轮验证 {' / '.join(f'{a:.3f}（{m:.3f}）' for a, m in stats.epoch_scores)}，"
+                  f"取第 {stats.kept_epoch} 轮），验证准确率（MRR）{before[0]:.3f}（{before[1]:.3f}）→{after[0]:.3f}"
+                  f"（{after[1]:.3f}），{'启用新模型' if keep else '保留原模型'}；"
                   f"{vote.reason}；累计准确率 {acc:.3f}，宏平均 F1 {f1:.3f}（{time.monotonic() - started:.0f} 秒）",
                   flush=True)
         done = sorted(retrained_pred)
@@ -275,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_tfidf_svc_accuracy": round(results["tfidf_svc"][0], 4),
         "baseline_tfidf_svc_macro_f1": round(results["tfidf_svc"][1], 4),
         "readme_baselines": {k: list(v) for k, v in README_BASELINES.items()},
-        "messages": n, "retrained_messages": len(done), "folds": args.folds, "epochs": args.epochs,
+        "messages": n, "retrained_messages": len(done), "folds": args.folds,
+        "epochs": args.epochs or "auto", "kept_epochs": kept_epochs,
         "folds_with_fine_tuned_model": promoted,
         "seconds": round(seconds, 1),
     }

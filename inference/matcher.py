@@ -334,26 +334,28 @@ class Matcher:
         return cleaned, expanded, hits
 
     def match(self, texts: list[str], top_k: int | None = None, use_dense: bool | None = None,
-              query_encoder: Callable[..., np.ndarray] | None = None) -> list[Match]:
+              query_encoder: Callable[..., np.ndarray] | None = None,
+              fusion: FusionParams | None = None) -> list[Match]:
         """query_encoder, when given, makes the query vectors in place of the transformer (the static
-        first stage of --fast); entries, examples and the index stay the transformer's."""
+        first stage of --fast); entries, examples and the index stay the transformer's. fusion, when given,
+        weighs the evidence in place of self.fusion (the first stage's own fit)."""
         top_k = top_k or self.settings.top_k
         use_dense = self.embedder is not None if use_dense is None else (use_dense and self.embedder is not None)
+        fusion = fusion or self.fusion
         results: list[Match] = []
         step = max(self.settings.batch_size, 1) * 4
         for start in range(0, len(texts), step):
-            results.extend(self._match_batch(texts[start : start + step], top_k, use_dense, query_encoder))
+            batch = texts[start : start + step]
+            ev = self.gather_evidence(batch, use_dense, query_encoder=query_encoder, fusion=fusion)
+            results.extend(self.judge(ev, i, fusion, top_k) for i in range(len(batch)))
         return results
-
-    def _match_batch(self, texts: list[str], top_k: int, use_dense: bool,
-                     query_encoder: Callable[..., np.ndarray] | None = None) -> list[Match]:
-        ev = self.gather_evidence(texts, use_dense, query_encoder=query_encoder)
-        return [self.judge(ev, i, self.fusion, top_k) for i in range(len(texts))]
 
     def gather_evidence(self, texts: list[str], use_dense: bool, dense_pool: int = DENSE_POOL,
                         lexical_pool: int = LEXICAL_POOL, leave_out: bool = False,
-                        query_encoder: Callable[..., np.ndarray] | None = None) -> "Evidence":
-        """Every channel's scores for a batch, over a candidate pool per query; fusion happens later.
+                        query_encoder: Callable[..., np.ndarray] | None = None,
+                        fusion: FusionParams | None = None) -> "Evidence":
+        """Every channel's scores for a batch, over a candidate pool per query; fusion happens later (its
+        lexical weights only choose the lexical candidate pool here).
         leave_out=True scores texts that are themselves confirmed examples as if they were not (fitting)."""
         n_entries = len(self.catalog.entries)
         cleaned, expanded, hits = self.prepare(texts)
@@ -362,7 +364,7 @@ class Matcher:
         bm25 = self.views.max_per_entry(bm25_views)
         concept = self.concepts.scores(hits)
         oos = [self.lexicon.out_of_scope.find(c) for c in cleaned]
-        f = self.fusion
+        f = fusion or self.fusion
         lexical = f.char * char + f.bm25 * bm25 + f.concept * concept
         lexical_pool = min(lexical_pool, n_entries)
         pools, dense, examples, z_stats = [], [], [], []

@@ -1,6 +1,7 @@
 """--fast's static query vectors: distilled from the real default model, close to its vectors on texts they never
 saw, better than the lexical channels alone on held-out labelled items, and kept on disk with a checksum."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from inference.evaluate import load_labelled, score
 from inference.fast import CascadePolicy, FastCascade
+from inference.fusion import FusionParams
 from models.static_embedder import VECTORS_NAME, StaticQueryEncoder
 from training.distill import STATIC_DIRNAME, _is_current, distillation_texts, ensure_static_encoder
 
@@ -53,6 +55,27 @@ def test_static_first_stage_beats_the_lexical_channels_on_held_out_items(matcher
     static_top1 = score(items, static, matcher.catalog.get).top1
     lexical_top1 = score(items, lexical, matcher.catalog.get).top1
     assert static_top1 >= lexical_top1 + 0.05, (static_top1, lexical_top1)
+
+
+def test_first_stage_weighs_static_vectors_with_their_own_fit(matcher, static_encoder):
+    shipped = FusionParams.load()
+    assert shipped.static is not None, "fusion.json has no static section: run training.calibrate"
+    first_stage = shipped.for_static_queries()
+    assert first_stage.dense == shipped.static.dense and first_stage.static is None
+    assert first_stage.example_floor == shipped.example_floor  # what belongs to the examples is kept
+    assert FusionParams.from_dict(json.loads(shipped.to_json())) == shipped
+    assert FusionParams().for_static_queries() == FusionParams()  # no static fit: the same weights
+
+    items = [it for it in load_labelled(DATA / "reference_items.csv", DATA / "reference_gold.csv")
+             if it.extra.get("划分") == "留出"]
+    texts = [it.text for it in items]
+    own_fit = FastCascade(matcher, CascadePolicy(), static_encoder).first_stage(texts, top_k=5)
+    transformer_fit = matcher.match(texts, top_k=5, use_dense=True, query_encoder=static_encoder.encode)
+    def best(ms):
+        return [m.best.entry.id if m.best else None for m in ms]
+
+    assert best(own_fit) != best(transformer_fit)
+    assert score(items, own_fit, matcher.catalog.get).top1 >= score(items, transformer_fit, matcher.catalog.get).top1
 
 
 def test_static_folder_is_reused_and_checked(tmp_path, matcher, settings, static_encoder):

@@ -7,13 +7,16 @@ labels, is run through the command line and must be refused.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from corpus.importer import import_catalog
 from corpus.tables import write_table
@@ -27,7 +30,8 @@ from tests.training_fixture import HELD_OUT, TRAIN, WRONG_ENTRY, catalog_rows
 from training import example_weight
 from training.example_weight import WEIGHT_GRID, fit_category_weight
 from training.examples import ExampleStore
-from training.finetune import FinetuneConfig
+from training.finetune import AUTO_MAX_EPOCHS, AUTO_MIN_STEPS, FinetuneConfig, auto_epochs, finetune
+from training.pairs import ContrastivePair
 from training.pipeline import TrainRequest, run_training
 
 pytestmark = pytest.mark.slow
@@ -107,6 +111,8 @@ def test_training_improves_held_out_tickets_and_is_promoted(trained):
     assert current.status == "promoted" and current.base_model == DEFAULT_MODEL and current.parent == ""
     assert current.metrics["eval_dense"]["after"]["mrr"] == round(held.after.mrr, 4)
     assert len(current.data_hash) == 16 and current.catalog_version == trained["catalog"].version
+    epochs = current.metrics["epochs"]
+    assert epochs["trained"] == 2 and len(epochs["validation_top1_mrr"]) == 2 and current.epochs == epochs["kept"]
 
 
 def test_reviews_and_pairs_become_training_data(trained):
@@ -230,3 +236,32 @@ def test_vote_fit_gives_the_same_answer_in_small_batches(trained, monkeypatch):
     whole = fit_category_weight(matcher, texts, labels)
     monkeypatch.setattr(example_weight, "FIT_BATCH", 5)
     assert fit_category_weight(matcher, texts, labels) == whole
+
+
+def test_auto_epochs_give_small_data_more_passes():
+    assert auto_epochs(40, 16) == AUTO_MAX_EPOCHS
+    assert auto_epochs(AUTO_MIN_STEPS * 16, 16) == 1
+    assert auto_epochs(0, 16) == AUTO_MAX_EPOCHS  # never zero; finetune refuses empty data itself
+
+
+@pytest.mark.parametrize("scores, kept", [((0.9, 0.5), 1), ((0.5, 0.9), 2), ((0.7, 0.7), 1)])
+def test_epoch_judge_leaves_the_best_epochs_weights(embedder, scores, kept):
+    """The judge sees the model after each epoch; whichever epoch it scores best (the earlier on a tie) is what
+    the model holds afterwards, down to the last weight."""
+    model = replace(embedder, model=copy.deepcopy(embedder.model))
+    pairs = [ContrastivePair(text, TRAIN[entry][(k + 1) % len(TRAIN[entry])], group=entry)
+             for entry in ("A01", "A02", "A03", "A04") for k, text in enumerate(TRAIN[entry][:3])]
+    snapshots = []
+
+    def judge(epoch: int) -> float:
+        assert not model.model.training and model.model.max_seq_length == embedder.model.max_seq_length
+        snapshots.append({k: v.detach().clone() for k, v in model.model.named_parameters()})
+        return scores[epoch - 1]
+
+    stats = finetune(model, pairs, FinetuneConfig(epochs=2, batch_size=4, learning_rate=1e-4, progress=False),
+                     judge=judge)
+    assert stats.kept_epoch == kept and stats.epoch_scores == scores and stats.epochs == 2
+    final = dict(model.model.named_parameters())
+    moved = [k for k in final if not torch.equal(snapshots[0][k], snapshots[1][k])]
+    assert moved  # the second epoch did change the weights, so the test can tell the epochs apart
+    assert all(torch.equal(final[k], snapshots[kept - 1][k]) for k in final)

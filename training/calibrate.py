@@ -1,15 +1,17 @@
-"""Fit the fusion weights and the confidence / out-of-list calibrators on the TUNING part of our labelled set.
+"""Fit the fusion weights and the confidence / out-of-list calibrators on the TUNING part of our labelled set,
+once for the transformer's query vectors and once for --fast's static ones (the `static` section).
 
 The held-out part (划分=留出) and the second township's list are never read here, so the figures reported on
 them stay honest. Writes inference/fusion.json.
 
-    .venv/bin/python -m training.calibrate [--home DIR] [--dry-run]
+    .venv/bin/python -m training.calibrate [--home DIR] [--dry-run] [--static-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from inference.fusion import FEATURES, FUSION_PATH, FusionParams, Logistic
 from inference.loader import load_matcher
 from inference.matcher import Evidence, Matcher, judge_features
 from lvzhi.config import load_settings
+from training.distill import ensure_static_encoder
 
 DATA = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelled"
 
@@ -61,10 +64,14 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> Logistic:
     return Logistic(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
 
 
-def calibrate(matcher: Matcher, items: list[LabelledItem]) -> FusionParams:
+def calibrate(matcher: Matcher, items: list[LabelledItem],
+              query_encoder: Callable[..., np.ndarray] | None = None) -> FusionParams:
+    """Weights and calibrators for the matcher's evidence; with query_encoder, for evidence whose query vectors
+    that encoder makes (--fast's static first stage)."""
     n_views = len(matcher.views.texts)
     ev = matcher.gather_evidence([it.text for it in items], use_dense=matcher.embedder is not None,
-                                 dense_pool=n_views, lexical_pool=len(matcher.catalog.entries))
+                                 dense_pool=n_views, lexical_pool=len(matcher.catalog.entries),
+                                 query_encoder=query_encoder)
     best, best_q = matcher.fusion, -1.0
     for dense, char, bm25, concept in itertools.product(*GRID.values()):
         params = replace(matcher.fusion, dense=dense, char=char, bm25=bm25, concept=concept)
@@ -102,12 +109,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="在调参集上拟合融合权重与置信度校准")
     ap.add_argument("--home")
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--static-only", action="store_true",
+                    help="只拟合快速模式（静态向量）的一节，保留现有的完整模式权重")
     args = ap.parse_args()
     settings = load_settings(home=args.home)
     matcher = load_matcher(settings, load_reference_catalog(), examples=False)
+    shipped = FusionParams.load()
     matcher.fusion = FusionParams()  # fit from the defaults, not from a previous fit
     items = tuning_items()
-    params = calibrate(matcher, items)
+    static = calibrate(matcher, items, ensure_static_encoder(matcher).encode)
+    main_fit = shipped if args.static_only else calibrate(matcher, items)
+    params = replace(main_fit, static=static)
     print(params.to_json())
     if not args.dry_run:
         FUSION_PATH.write_text(params.to_json() + "\n", encoding="utf-8")

@@ -36,7 +36,7 @@ from training.data import (
 from training.evaluation import build_matcher, dense_scores, examples_by_entry, matcher_scores
 from training.example_weight import fit_category_weight
 from training.examples import ExampleStore
-from training.finetune import FinetuneConfig, FinetuneStats, finetune
+from training.finetune import FinetuneConfig, FinetuneStats, auto_epochs, finetune
 from training.pairs import ContrastivePair, catalog_pairs, confusable_entries, data_hash, labelled_pairs, with_hard_negatives
 from training.reviews import read_review_file, reviews_from_service
 
@@ -172,10 +172,20 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     del before_matcher
 
     candidate = _clone(current)
-    report(f"开始训练：{len(pairs)} 对，{request.config.epochs} 轮，批大小 {request.config.batch_size}，"
-           f"随机种子 {request.config.seed}")
-    stats = finetune(candidate, pairs, request.config)
-    report(f"训练完成：{stats.steps} 步，用时 {stats.seconds:.0f} 秒，损失 {stats.first_loss:.3f} → {stats.last_loss:.3f}")
+    config = request.config
+    epochs = config.epochs or auto_epochs(len(pairs), config.batch_size)
+    report(f"开始训练：{len(pairs)} 对，{'最多 ' if validation else ''}{epochs} 轮"
+           f"{'（按数据量自动确定）' if not config.epochs else ''}，批大小 {config.batch_size}，随机种子 {config.seed}")
+
+    def judge(epoch: int) -> tuple[float, float]:
+        s = dense_scores(candidate, catalog, validation, settings.batch_size)
+        report(f"  第 {epoch} 轮后验证：Top-1 {s.top1:.3f}，MRR {s.mrr:.3f}")
+        return s.top1, s.mrr
+
+    stats = finetune(candidate, pairs, replace(config, epochs=epochs), judge=judge if validation else None)
+    kept = f"，取验证最好的第 {stats.kept_epoch} 轮" if validation and epochs > 1 else ""
+    report(f"训练完成：{stats.steps} 步，用时 {stats.seconds:.0f} 秒，损失 {stats.first_loss:.3f} → {stats.last_loss:.3f}"
+           f"{kept}")
 
     staged = registry.staging_dir()
     try:
@@ -185,7 +195,7 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
             version="", base_model=settings.model, parent=parent.version if parent else "", created_at=now_iso(),
             data_hash=data_hash(pairs, catalog), weights_sha256=sha256_of(weights) if weights.is_file() else "",
             catalog_name=catalog.name, catalog_version=catalog.version, train_pairs=len(pairs),
-            epochs=request.config.epochs, seed=request.config.seed,
+            epochs=stats.kept_epoch, seed=config.seed,
         ))
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # gone already when the registry took it in
@@ -212,7 +222,9 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     else:
         verdict = PromotionVerdict(False, "没有验证数据（标注太少且未给 --eval），无法确认新模型不变差，未启用；"
                                           "如确需启用请加 --force")
-    metrics = {"validation_source": validation_source, "category_vote": vote.to_dict()}
+    metrics = {"validation_source": validation_source, "category_vote": vote.to_dict(),
+               "epochs": {"trained": stats.epochs, "kept": stats.kept_epoch,
+                          "validation_top1_mrr": [[round(x, 4) for x in e] for e in stats.epoch_scores]}}
     if validation:
         metrics["validation"] = ScorePair(before, after).to_dict()
         metrics["validation_dense"] = ScorePair(before_dense, after_dense).to_dict()

@@ -175,7 +175,8 @@ def sections(r: dict) -> list[Section]:
     if r["error_kinds"]:
         overview.paragraphs.append("无法分类原因：" + "；".join(f"{k} {v} 条" for k, v in r["error_kinds"].items()) + "。")
     if r["mode"] == "快速":
-        overview.paragraphs.append(f"快速模式下有 {r['transformer_rows']} 条工单经向量模型复核，其余由词法匹配直接给出。")
+        overview.paragraphs.append(f"快速模式：{r['transformer_rows']} 条工单经向量模型复核，其余由首段（词法匹配与静态词元向量，"
+                                   "无静态向量时只用词法）直接给出。")
     out.append(overview)
 
     out.append(Section("配合履职与上级部门收回事项所占比例", [

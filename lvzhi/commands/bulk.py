@@ -24,8 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date-col", help="日期列（默认自动识别；传空字符串表示不用日期）")
     p.add_argument("--fast", action="store_true", help="快速模式：先用从向量模型蒸馏的静态词元向量匹配，仅对不确定的工单调用向量模型")
     p.add_argument("--fast-margin", type=float, default=None,
-                   help="快速模式下首段的首选领先次选不足此值即交给向量模型（默认 {}；越大越准、越慢）".format(
-                       CascadePolicy().margin_below))
+                   help="快速模式下首段的首选领先次选不足此值即交给向量模型（默认 {}，即只用首段；0.1 约交出八分之一，"
+                        "越大越接近完整模式、越慢）".format(CascadePolicy().margin_below))
     p.add_argument("--resume", action="store_true", help="从上次中断处继续（输出与不中断时完全相同）")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="执行引擎（默认 local）")
     p.add_argument("--ray-address", help="Ray 集群地址；不填时在本机启动 Ray")

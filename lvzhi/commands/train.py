@@ -8,7 +8,7 @@ from pathlib import Path
 
 from inference.loader import load_catalog
 from lvzhi.config import Settings
-from training.finetune import FinetuneConfig
+from training.finetune import AUTO_MAX_EPOCHS, AUTO_MIN_STEPS, FinetuneConfig
 from training.pipeline import ScorePair, TrainOutcome, TrainRequest, run_training
 
 
@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", type=Path, help="标注文件（CSV/XLSX，列：内容,标准事项序号）")
     p.add_argument("--eval", nargs=2, type=Path, metavar=("ITEMS", "GOLD"),
                    help="另外报告训练前后在这个标注集上的效果（事项文件 标准答案文件）")
-    p.add_argument("--epochs", type=int, default=1, help="训练轮数（默认 1）")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"训练轮数上限（默认按数据量自动：不足 {AUTO_MIN_STEPS} 步时多训几轮，最多 {AUTO_MAX_EPOCHS} 轮）；"
+                        "每轮后在验证集上打分，保留最好的一轮")
     p.add_argument("--batch-size", type=int, default=16, help="批大小（默认 16）")
     p.add_argument("--learning-rate", type=float, default=FinetuneConfig.learning_rate)
     p.add_argument("--seed", type=int, default=42, help="随机种子（默认 42；也决定验证集划分）")
@@ -52,7 +54,7 @@ def summary(outcome: TrainOutcome) -> dict:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.epochs < 1 or args.batch_size < 2:
+    if (args.epochs is not None and args.epochs < 1) or args.batch_size < 2:
         raise ValueError("--epochs 至少为 1，--batch-size 至少为 2")
     if not 0 <= args.validation < 1:
         raise ValueError("--validation 应在 0 到 1 之间")
