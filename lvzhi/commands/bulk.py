@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-col", help="工单文本所在列（默认自动识别：诉求内容、工单内容、来电内容……）")
     p.add_argument("--title-col", help="标题列，拼接在文本前（默认自动识别；传空字符串表示不用标题）")
     p.add_argument("--date-col", help="日期列（默认自动识别；传空字符串表示不用日期）")
-    p.add_argument("--fast", action="store_true", help="快速模式：先用从向量模型蒸馏的静态词元向量匹配，仅对不确定的工单调用向量模型")
+    p.add_argument("--fast", action="store_true", help="快速模式：用从向量模型蒸馏的静态词元向量加词法匹配（每秒上千条）；"
+                                                       "配合 --fast-margin 把没把握的工单交给向量模型")
     p.add_argument("--fast-margin", type=float, default=None,
                    help="快速模式下首段的首选领先次选不足此值即交给向量模型（默认 {}，即只用首段；0.1 约交出八分之一，"
                         "越大越接近完整模式、越慢）".format(CascadePolicy().margin_below))
