@@ -113,6 +113,8 @@ def test_training_improves_held_out_tickets_and_is_promoted(trained):
     assert len(current.data_hash) == 16 and current.catalog_version == trained["catalog"].version
     epochs = current.metrics["epochs"]
     assert epochs["trained"] == 2 and len(epochs["validation_top1_mrr"]) == 2 and current.epochs == epochs["kept"]
+    after = outcome.validation_dense.after
+    assert epochs["validation_top1_mrr"][epochs["kept"] - 1] == [round(after.top1, 4), round(after.mrr, 4)]
 
 
 def test_reviews_and_pairs_become_training_data(trained):

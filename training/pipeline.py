@@ -177,8 +177,11 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     report(f"开始训练：{len(pairs)} 对，{'最多 ' if validation else ''}{epochs} 轮"
            f"{'（按数据量自动确定）' if not config.epochs else ''}，批大小 {config.batch_size}，随机种子 {config.seed}")
 
+    judged: list[ValidationScores] = []  # per epoch; the kept epoch's are the model's "after" figures
+
     def judge(epoch: int) -> tuple[float, float]:
         s = dense_scores(candidate, catalog, validation, settings.batch_size)
+        judged.append(s)
         report(f"  第 {epoch} 轮后验证：Top-1 {s.top1:.3f}，MRR {s.mrr:.3f}")
         return s.top1, s.mrr
 
@@ -206,7 +209,9 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     after_matcher = build_matcher(settings, catalog, candidate, examples)
     after_matcher.fusion = replace(after_matcher.fusion, category_examples=vote.weight)
     after = matcher_scores(after_matcher, validation)
-    after_dense = dense_scores(candidate, catalog, validation, settings.batch_size)
+    # The model holds the kept epoch's weights, which the judge has already scored on these very items.
+    after_dense = (judged[stats.kept_epoch - 1] if judged
+                   else dense_scores(candidate, catalog, validation, settings.batch_size))
     after_eval = matcher_scores(after_matcher, eval_items) if eval_items else None
     after_eval_dense = dense_scores(candidate, catalog, eval_items, settings.batch_size) if eval_items else None
 
