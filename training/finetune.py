@@ -20,11 +20,6 @@ from tqdm import tqdm
 
 from training.pairs import ContrastivePair
 
-try:  # sentence-transformers >= 6 moved the losses; older releases keep them here
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-except ImportError:  # pragma: no cover - depends on the installed release
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
-
 if TYPE_CHECKING:
     from models.embedder import Embedder
 
@@ -131,6 +126,12 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
     epoch_batches = [make_batches(pairs, config.batch_size, rng) for _ in range(epochs)]
     total = sum(len(b) for b in epoch_batches)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(total, int(total * config.warmup_ratio)))
+    # Imported here: the CLI reads this module's defaults for its help text, and sentence-transformers takes
+    # seconds to import.
+    try:  # sentence-transformers >= 6 moved the losses; older releases keep them here
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    except ImportError:  # pragma: no cover - depends on the installed release
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
     loss_fn = MultipleNegativesRankingLoss(model, scale=config.scale)
     tokenize = getattr(model, "preprocess", None) or model.tokenize
     device = model.device

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.loader import load_catalog
 from lvzhi.config import Settings
 from training.finetune import AUTO_MAX_EPOCHS, AUTO_MIN_STEPS, FinetuneConfig
-from training.pipeline import ScorePair, TrainOutcome, TrainRequest, run_training
+
+if TYPE_CHECKING:
+    from training.pipeline import ScorePair, TrainOutcome
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +57,10 @@ def summary(outcome: TrainOutcome) -> dict:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here, not at the top: it loads sentence-transformers, and every lvzhi command (even --help) builds
+    # this command's parser.
+    from training.pipeline import TrainRequest, run_training
+
     if (args.epochs is not None and args.epochs < 1) or args.batch_size < 2:
         raise ValueError("--epochs 至少为 1，--batch-size 至少为 2")
     if not 0 <= args.validation < 1:
