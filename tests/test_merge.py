@@ -232,3 +232,6 @@ def test_merge_cli_writes_output(settings, tmp_path, capsys):
     assert cli.main(["--home", str(settings.home), "merge", str(src), "-o", str(out), "--granularity", "2"]) == 1
     assert cli.main(["--home", str(settings.home), "merge", str(src), "-o", str(out), "--transformer", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["item_vectors"] == "transformer"
+    with pytest.raises(SystemExit) as refused:  # --fast loads no model to encode with
+        cli.main(["--home", str(settings.home), "merge", str(src), "-o", str(out), "--fast", "--transformer"])
+    assert refused.value.code == 2 and "--fast" in capsys.readouterr().err

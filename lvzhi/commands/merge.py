@@ -36,10 +36,11 @@ def _add_knobs(p: argparse.ArgumentParser) -> None:
     knob.add_argument("--granularity", type=float, default=DEFAULT_GRANULARITY,
                       help=f"合并粒度：0 最粗（合并最多）… 1 最细（默认 {DEFAULT_GRANULARITY}）")
     knob.add_argument("--groups", type=int, default=None, help="目标分组数（代替 --granularity；不会为凑数合并无关事项）")
-    p.add_argument("--fast", action="store_true",
-                   help="快速模式：不载入向量模型，只用词面与概念证据（质量明显低于默认）")
-    p.add_argument("--transformer", action="store_true",
-                   help="用向量模型逐条编码事项（默认用从它蒸馏的静态词元向量：开发集上分组更好，快数倍）")
+    vectors = p.add_mutually_exclusive_group()  # --fast loads no model, so it cannot encode with one either
+    vectors.add_argument("--fast", action="store_true",
+                         help="快速模式：不载入向量模型，只用词面与概念证据（质量明显低于默认）")
+    vectors.add_argument("--transformer", action="store_true",
+                         help="用向量模型逐条编码事项（默认用从它蒸馏的静态词元向量：开发集上分组更好，快数倍）")
     p.set_defaults(settings_overrides=lambda a: {"fast": a.fast or None})
 
 
