@@ -116,6 +116,19 @@ def _clean_headers(cells) -> list[str]:
     return out
 
 
+def _overflow_problem(headers: list[str], cells: list[str]) -> str:
+    """Why a CSV row with filled cells beyond the header cannot be trusted, quoting those cells so nothing is lost.
+
+    Usually a comma inside a text that the exporting program did not quote: the text is cut there and every later
+    column is shifted, so classifying what sits under the text column would classify a fragment."""
+    extra = [c for c in cells[len(headers):] if c.strip()]
+    if not extra:
+        return ""  # trailing empty cells (a trailing comma) are harmless
+    quoted = "、".join(f"「{c}」" for c in extra)
+    return (f"本行 {len(cells)} 个单元格，比表头多 {len(cells) - len(headers)} 个（第 {len(headers) + 1} 列起没有表头），"
+            f"可能是内容中的逗号未加引号，各列已错位；多出的内容：{quoted}")
+
+
 def open_csv(path: Path) -> Table:
     encoding = detect_encoding(path)
     bad_lines: set[int] = set()
@@ -146,7 +159,7 @@ def open_csv(path: Path) -> Table:
 
         def row(first: int, last: int, cells: list[str]) -> TableRow:
             problem = "无法按 {} 解码".format(encoding) if any(n in bad_lines for n in range(first, last + 1)) else ""
-            return TableRow(first, dict(zip(headers, cells)), problem)
+            return TableRow(first, dict(zip(headers, cells)), problem or _overflow_problem(headers, cells))
 
         for first, last, cells, error in ahead[position + 1 :]:
             if error:

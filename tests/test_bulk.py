@@ -290,21 +290,26 @@ def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
         b"6,###@@@!!!,2024-01-10",
         b"7," + good + b",2024-01-11",
         "8,\"路灯不亮\r\n已经一个多月，晚上出行不安全\",2024-01-12".encode("utf-8"),  # a line break inside a cell
+        "9,小区门口有人摆摊,占用盲道,2024-01-13".encode("utf-8"),  # an unquoted comma: every later column shifted
+        "10,路灯不亮,2024-01-14,,".encode("utf-8"),  # trailing empty cells are harmless
     ]
     src = tmp_path / "bad.csv"
     src.write_bytes(b"\n".join(lines) + b"\n")
     result = run_bulk(src, tmp_path / "out.csv", BulkOptions(chunk_rows=3), settings, matcher=bulk_matcher)
     header, rows = read_output_csv(result.output)
-    assert len(rows) == 8 == result.rows
+    assert len(rows) == 10 == result.rows
     err = header.index("错误")
     errors = [r[err] for r in rows]
-    assert errors[0] == errors[6] == errors[7] == "" and rows[0][header.index("事项序号")]
+    assert errors[0] == errors[6] == errors[7] == errors[9] == "" and rows[0][header.index("事项序号")]
+    # The shifted row is not classified on its fragment, and what spilled past the header is quoted, not lost.
+    assert rows[8][:3] == ["9", "小区门口有人摆摊", "占用盲道"] and not rows[8][header.index("事项序号")]
+    assert "逗号未加引号" in errors[8] and "「2024-01-13」" in errors[8]
     assert rows[7][1] == "路灯不亮\r\n已经一个多月，晚上出行不安全"
     assert "解码" in errors[1]
     assert "为空" in errors[2]
     assert errors[3] and errors[4].startswith("内容过长") and "符号" in errors[5]
-    assert result.errors == 5
-    assert [r[0] for r in rows if r[0]] == ["1", "2", "3", "5", "6", "7", "8"]  # the oversized row keeps its place
+    assert result.errors == 6
+    assert [r[0] for r in rows if r[0]] == ["1", "2", "3", "5", "6", "7", "8", "9", "10"]  # the oversized row keeps its place
 
 
 def test_fast_cascade_routes_only_unsure_rows(bulk_matcher, static_encoder):
