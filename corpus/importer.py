@@ -317,9 +317,19 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
     heading_category = category_above = ""
     untyped = _TypeTracker([])
     entries: list[_RawEntry] = []
+    # Only CSV: a worksheet may hold a note beside the table, but a CSV row longer than its header has been cut
+    # by a comma the exporting program did not quote, and every column after it is shifted.
+    header_width = max((i + 1 for _, cells in rows[header_position:data_start] for i, c in enumerate(cells)
+                        if c.strip()), default=0) if not sheet.name else None
     for number, cells in rows[data_start:]:
         if name_index is not None and name_index < len(cells) and normalize_header(cells[name_index]) == name_header:
             continue  # the header repeated further down, as printed lists do on every page
+        spilled = [c for c in cells[header_width:] if c.strip()] if header_width else []
+        if spilled:
+            log.add(_Where(file_label, sheet.name, number).problem(
+                f"本行比表头多出内容（第 {header_width + 1} 列起没有表头）：{'、'.join(f'「{c}」' for c in spilled)}；"
+                "多半是内容中的逗号未加引号，各列已错位，请给含逗号的内容加上英文双引号"))
+            continue
         distinct = {c.strip() for c in cells if c.strip()}
         if len(distinct) == 1:
             text = next(iter(distinct))

@@ -472,6 +472,20 @@ def test_unknown_list_type_and_unreadable_bottom_line_are_both_reported(tmp_path
     assert problems[1].startswith("清单.csv 第 4 行「兜底事项」列：无法识别「待定」")
 
 
+def test_csv_row_cut_by_an_unquoted_comma_is_refused_with_the_spilled_cells(tmp_path):
+    path = write_csv(tmp_path / "清单.csv", [
+        ["事项名称", "清单类型", "具体内容", "主责部门", ""],
+        ["集镇市容管理", "基本履职事项", "负责集镇市容巡查", "县城管局", ""],  # a trailing empty cell is harmless
+        ["违法建设巡查", "基本履职事项", "发现", "制止和上报违法建设", "县住建局"],
+    ])
+    (problem,) = refused([path]).problems
+    assert problem.row == 3 and "第 5 列起没有表头" in str(problem) and "「县住建局」" in str(problem)
+    # A worksheet may keep a note beside its table: that is not a shifted row.
+    book = write_xlsx(tmp_path / "清单.xlsx", {"基本履职事项清单": [
+        ["事项名称", "具体内容"], ["集镇市容管理", "负责集镇市容巡查", "（备注：2025 年新增）"]]})
+    assert [e.name for e in import_catalog([book]).entries] == ["集镇市容管理"]
+
+
 def test_undecided_list_type_names_file_row_and_column(tmp_path):
     path = write_csv(tmp_path / "事项.csv", [["序号", "事项名称"], ["1", "甲事项"], ["2", "乙事项"]])
     (problem,) = refused([path]).problems
