@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
+from transformers.utils import logging as hf_logging
 
 from lvzhi.config import BASE_MODEL, DEFAULT_MODEL, Settings
 from models.e5_rebuild import ensure_default_model, read_manifest
@@ -107,6 +108,9 @@ def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_L
     from training.adapt import ensure_adapted_model
 
     torch.set_num_threads(settings.threads if settings.threads > 0 else len(os.sched_getaffinity(0)))
+    # transformers draws an English "Loading weights" bar for a load that takes a fraction of a second; our own
+    # messages say what is being loaded.
+    hf_logging.disable_progress_bar()
 
     name = prefix_source = settings.model
     registry = ModelRegistry.for_models_dir(settings.models_dir)
