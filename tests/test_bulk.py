@@ -312,6 +312,17 @@ def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
     assert [r[0] for r in rows if r[0]] == ["1", "2", "3", "5", "6", "7", "8", "9", "10"]  # the oversized row keeps its place
 
 
+def test_column_the_export_left_unnamed_is_kept_not_refused(tmp_path):
+    src = tmp_path / "unnamed.csv"
+    src.write_text("编号,诉求内容,受理时间\n1,路灯坏了,2024-01-01,张三\n2,垃圾没人清,2024-01-02,李四\n"
+                   "3,小区门口摆摊,占道,2024-01-03,王五\n", encoding="utf-8")
+    table = open_table(src)
+    assert table.headers == ["编号", "诉求内容", "受理时间", "列4"]
+    rows = list(table)
+    assert [r.values["列4"] for r in rows[:2]] == ["张三", "李四"] and not rows[0].problem and not rows[1].problem
+    assert "「王五」" in rows[2].problem  # one cell more than even the widened header: shifted
+
+
 def test_fast_cascade_routes_only_unsure_rows(bulk_matcher, static_encoder):
     texts = ["在华兴鞋厂打工，老板拖欠我们工人工资三个月不给", "楼下KTV每天半夜还在唱歌，噪音很大",
              "想咨询一下有关事项", "镇上银行网点只开一个窗口，老人取钱排队两个小时"]
