@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,18 @@ def _package_bytes(file: Path, log: ProblemLog) -> bytes | None:
         log.add(ImportProblem(file.name, "文件为空"))
         return None
     return data
+
+
+def _filled_width(cells: Sequence[str]) -> int:
+    return max((i + 1 for i, c in enumerate(cells) if str(c).strip()), default=0)
+
+
+def table_width(header_cells: int, data: Sequence[Sequence[str]]) -> int:
+    """How many cells a CSV row may fill: the header's, or more when more than half of the data rows fill cells past
+    it, which is a column the export left unnamed rather than rows shifted by a stray comma."""
+    widths = sorted((w for w in map(_filled_width, data) if w), reverse=True)
+    typical = widths[len(widths) // 2] if len(widths) >= 2 else 0  # more than half reach this width
+    return max(header_cells, typical)
 
 
 def _guess_delimiter(text: str) -> str:

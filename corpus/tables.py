@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.readers import CSV_SUFFIXES, XLS_SUFFIXES, XLSX_SUFFIXES, xls_grids
+from corpus.readers import CSV_SUFFIXES, XLS_SUFFIXES, XLSX_SUFFIXES, table_width, xls_grids
 
 SNIFF_BYTES = 1 << 20
 
@@ -116,20 +116,6 @@ def _clean_headers(cells) -> list[str]:
     return out
 
 
-def _filled_width(cells: list[str]) -> int:
-    return max((i + 1 for i, c in enumerate(cells) if c.strip()), default=0)
-
-
-def _with_unnamed_columns(header: list[str], first_data: list[list[str]]) -> list[str]:
-    """The header, widened when most of the first data rows fill cells past it: that is a column the export left
-    unnamed (it becomes 列N), not rows shifted by a stray comma."""
-    widths = sorted((_filled_width(cells) for cells in first_data if any(c.strip() for c in cells)), reverse=True)
-    if len(widths) < 2:
-        return header
-    typical = widths[len(widths) // 2]  # more than half of the rows are at least this wide
-    return header + [""] * (typical - len(header)) if typical > len(header) else header
-
-
 def _overflow_problem(headers: list[str], cells: list[str]) -> str:
     """Why a CSV row with filled cells beyond the header cannot be trusted, quoting those cells so nothing is lost.
 
@@ -167,7 +153,8 @@ def open_csv(path: Path) -> Table:
         raise TableError(f"{path.name} 第 {ahead[position][0]} 行：无法解析表头（{ahead[position][3]}）")
     header_line = ahead[position][0]
     first_data = [cells for _, _, cells, _ in ahead[position + 1 :]]
-    headers = _clean_headers(_with_unnamed_columns(ahead[position][2], first_data))
+    header = ahead[position][2]
+    headers = _clean_headers(header + [""] * (table_width(len(header), first_data) - len(header)))  # unnamed: 列N
 
     def rows() -> Iterator[TableRow]:
         held = _BlankRowsBetween()

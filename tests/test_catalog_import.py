@@ -480,6 +480,10 @@ def test_csv_row_cut_by_an_unquoted_comma_is_refused_with_the_spilled_cells(tmp_
     ])
     (problem,) = refused([path]).problems
     assert problem.row == 3 and "第 5 列起没有表头" in str(problem) and "「县住建局」" in str(problem)
+    # A column the export left unnamed, filled on most rows, is not a shift.
+    unnamed = write_csv(tmp_path / "无名列.csv", [
+        ["事项名称", "清单类型"], ["甲事项", "基本履职事项", "2025 新增"], ["乙事项", "基本履职事项", "沿用"]])
+    assert len(import_catalog([unnamed]).entries) == 2
     # A worksheet may keep a note beside its table: that is not a shifted row.
     book = write_xlsx(tmp_path / "清单.xlsx", {"基本履职事项清单": [
         ["事项名称", "具体内容"], ["集镇市容管理", "负责集镇市容巡查", "（备注：2025 年新增）"]]})
