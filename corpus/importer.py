@@ -329,7 +329,7 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
         spilled = [c for c in cells[header_width:] if c.strip()] if header_width else []
         if spilled:
             log.add(_Where(file_label, sheet.name, number).problem(
-                f"本行比表头多出内容（第 {header_width + 1} 列起没有表头）：{'、'.join(f'「{c}」' for c in spilled)}；"
+                f"列数多于表头（第 {header_width + 1} 列起没有表头）：{'、'.join(f'「{c}」' for c in spilled)}；"
                 "多半是内容中的逗号未加引号，各列已错位，请给含逗号的内容加上英文双引号"))
             continue
         distinct = {c.strip() for c in cells if c.strip()}

@@ -125,8 +125,9 @@ def _overflow_problem(headers: list[str], cells: list[str]) -> str:
     if not extra:
         return ""  # trailing empty cells (a trailing comma) are harmless
     quoted = "、".join(f"「{c}」" for c in extra)
-    return (f"本行 {len(cells)} 个单元格，比表头多 {len(cells) - len(headers)} 个（第 {len(headers) + 1} 列起没有表头），"
-            f"可能是内容中的逗号未加引号，各列已错位；多出的内容：{quoted}")
+    # Reports count errors by the words before the first bracket, so the row's own figures come after them.
+    return (f"列数多于表头（本行 {len(cells)} 列，表头 {len(headers)} 列）：可能是内容中的逗号未加引号，各列已错位；"
+            f"多出的内容：{quoted}")
 
 
 def open_csv(path: Path) -> Table:

@@ -303,7 +303,9 @@ def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
     assert errors[0] == errors[6] == errors[7] == errors[9] == "" and rows[0][header.index("事项序号")]
     # The shifted row is not classified on its fragment, and what spilled past the header is quoted, not lost.
     assert rows[8][:3] == ["9", "小区门口有人摆摊", "占用盲道"] and not rows[8][header.index("事项序号")]
-    assert "逗号未加引号" in errors[8] and "「2024-01-13」" in errors[8]
+    assert errors[8].startswith("列数多于表头（本行 4 列，表头 3 列）") and "「2024-01-13」" in errors[8]
+    kinds = json.loads(result.report_json.read_text(encoding="utf-8"))["error_kinds"]
+    assert kinds["列数多于表头"] == 1  # reported as one kind, whatever the row's widths
     assert rows[7][1] == "路灯不亮\r\n已经一个多月，晚上出行不安全"
     assert "解码" in errors[1]
     assert "为空" in errors[2]
