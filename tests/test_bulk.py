@@ -311,7 +311,8 @@ def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
     assert "为空" in errors[2]
     assert errors[3] and errors[4].startswith("内容过长") and "符号" in errors[5]
     assert result.errors == 6
-    assert [r[0] for r in rows if r[0]] == ["1", "2", "3", "5", "6", "7", "8", "9", "10"]  # the oversized row keeps its place
+    # The oversized row keeps its place.
+    assert [r[0] for r in rows if r[0]] == ["1", "2", "3", "5", "6", "7", "8", "9", "10"]
 
 
 def test_column_the_export_left_unnamed_is_kept_not_refused(tmp_path):
