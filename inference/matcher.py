@@ -369,7 +369,13 @@ class Matcher:
         lexical_pool = min(lexical_pool, n_entries)
         pools, dense, examples, z_stats = [], [], [], []
         encode = (query_encoder or self.embedder.encode_queries) if use_dense else None
-        q = encode(expanded, batch_size=self.settings.batch_size) if encode is not None else None
+        q = None
+        if encode is not None:
+            # Tickets that differ only in what the cleaner strips (names, phone numbers, dates) are encoded once.
+            distinct = list(dict.fromkeys(expanded))
+            vectors = encode(distinct, batch_size=self.settings.batch_size)
+            row_of = {t: k for k, t in enumerate(distinct)}
+            q = vectors[[row_of[t] for t in expanded]] if len(distinct) < len(expanded) else vectors
         if q is not None:
             dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
         with_examples = q is not None and len(self.example_views.texts) > 0

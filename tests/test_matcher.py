@@ -75,6 +75,23 @@ def test_query_cleaning_strips_noise_not_substance():
     assert cleaner.clean("诉求：小区楼下垃圾堆积无人清运") == "小区楼下垃圾堆积无人清运"
 
 
+def test_tickets_differing_only_in_caller_details_are_encoded_once(matcher):
+    tickets = [f"来电人{name}（电话{phone}）反映：幸福里小区楼道里有人给电动车飞线充电，请相关部门尽快核实处理"
+               for name, phone in (("王先生", "13812345678"), ("李女士", "13900001111"), ("张师傅", "13700002222"))]
+    tickets.append("小区门口每天早上有人摆摊卖菜，堵住了出口")
+    encoded: list[str] = []
+
+    def encode(texts, batch_size):  # the real model, counting what it is asked to encode
+        encoded.extend(texts)
+        return matcher.embedder.encode_queries(texts, batch_size=batch_size)
+
+    matches = matcher.match(tickets, query_encoder=encode)
+    assert len(encoded) == 2
+    assert len({m.candidates[0].entry.id for m in matches[:3]}) == 1
+    assert [c.score for c in matches[0].candidates] == [c.score for c in matches[2].candidates]
+    assert matches[3].candidates[0].entry.id != matches[0].candidates[0].entry.id
+
+
 def test_index_saved_keyed_and_rebuilt(settings, embedder, reference_catalog, tmp_path):
     s = replace(settings, home=tmp_path)
     first = Matcher(catalog=reference_catalog, embedder=embedder, settings=s)
