@@ -20,6 +20,7 @@ from corpus.readers import (
     XLSX_SUFFIXES,
     JsonDocument,
     Sheet,
+    filled_width,
     read_csv,
     read_docx,
     read_json,
@@ -320,8 +321,7 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
     entries: list[_RawEntry] = []
     # Only CSV: a worksheet may hold a note beside the table, but a CSV row longer than its header has been cut
     # by a comma the exporting program did not quote, and every column after it is shifted.
-    named_width = max((i + 1 for _, cells in rows[header_position:data_start] for i, c in enumerate(cells)
-                       if c.strip()), default=0)
+    named_width = max((filled_width(cells) for _, cells in rows[header_position:data_start]), default=0)
     header_width = table_width(named_width, [cells for _, cells in rows[data_start:]]) if not sheet.name else None
     for number, cells in rows[data_start:]:
         if name_index is not None and name_index < len(cells) and normalize_header(cells[name_index]) == name_header:

@@ -106,14 +106,15 @@ def _package_bytes(file: Path, log: ProblemLog) -> bytes | None:
     return data
 
 
-def _filled_width(cells: Sequence[str]) -> int:
+def filled_width(cells: Sequence[str]) -> int:
+    """Cells up to and including the last one with text."""
     return max((i + 1 for i, c in enumerate(cells) if str(c).strip()), default=0)
 
 
 def table_width(header_cells: int, data: Sequence[Sequence[str]]) -> int:
     """How many cells a CSV row may fill: the header's, or more when more than half of the data rows fill cells past
     it, which is a column the export left unnamed rather than rows shifted by a stray comma."""
-    widths = sorted((w for w in map(_filled_width, data) if w), reverse=True)
+    widths = sorted((w for w in map(filled_width, data) if w), reverse=True)
     typical = widths[len(widths) // 2] if len(widths) >= 2 else 0  # more than half reach this width
     return max(header_cells, typical)
 
