@@ -59,7 +59,7 @@ from models.e5_rebuild import DEFAULT_MODEL_DIRNAME  # noqa: E402
 from training.adapt import ensure_adapted_model  # noqa: E402
 from models.embedder import Embedder, load_embedder  # noqa: E402
 from training.example_weight import WeightFit, fit_category_weight  # noqa: E402
-from training.finetune import FinetuneConfig, finetune  # noqa: E402
+from training.finetune import FinetuneConfig, Snapshot, finetune  # noqa: E402
 from training.pairs import ContrastivePair  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "taidi2020"
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                                 seed=args.seed, progress=False)
         promoted = 0
         kept_epochs: list[int] = []  # per fold; 0 = the fine-tuned model was refused
+        kept_mixes: list[float] = []  # per fold: the share of the kept epoch's change kept; 0 = refused
         for k, (train_rows, test_rows) in enumerate(folds[: args.only_folds or None], start=1):
             # As `lvzhi train`: a fifth of the training messages is validation, never trained on; the fine-tuned
             # model is kept only if it is not worse there, otherwise the examples and the vote serve the old one.
@@ -257,18 +258,19 @@ def main(argv: list[str] | None = None) -> int:
             tuned = replace(base, model=copy.deepcopy(base.model), identity=f"{base.identity}+taidi-fold{k}")
             val_gold = [data.gold[i] for i in val_rows]
 
-            def judge(epoch: int) -> tuple[float, float]:
-                # Each epoch's weights are a different model: a fresh identity keeps the index cache apart.
-                snapshot = replace(tuned, identity=f"{tuned.identity}-epoch{epoch}")
-                return accuracy_and_mrr(val_gold, rank_classes(settings, data, snapshot, voting, val_rows,
+            def judge(snapshot: Snapshot) -> tuple[float, float]:
+                # Each snapshot's weights are a different model: a fresh identity keeps the index cache apart.
+                model = replace(tuned, identity=f"{tuned.identity}-{snapshot.key}")
+                return accuracy_and_mrr(val_gold, rank_classes(settings, data, model, voting, val_rows,
                                                                fit_examples))
 
             stats = finetune(tuned, pairs, config, judge=judge)
-            tuned = replace(tuned, identity=f"{tuned.identity}-epoch{stats.kept_epoch}")
+            tuned = replace(tuned, identity=f"{tuned.identity}-{stats.kept.key}")
             before = accuracy_and_mrr(val_gold, rank_classes(settings, data, base, voting, val_rows, fit_examples))
-            after = max(stats.epoch_scores)
+            after = stats.kept_score
             keep = after[0] >= before[0] and after[1] >= before[1]  # lvzhi train: neither top-1 nor MRR dropped
             kept_epochs.append(stats.kept_epoch if keep else 0)
+            kept_mixes.append(stats.kept_mix if keep else 0.0)
             promoted += keep
             predicted = classify(settings, data, tuned if keep else base, voting, list(test_rows), examples)
             for i, p in zip(test_rows, predicted):
@@ -278,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             acc, f1 = scores([data.gold[i] for i in done], [retrained_pred[i] for i in done], data.classes)
             print(f"第 {k}/{len(folds)} 折：训练 {stats.steps} 步（{stats.seconds:.0f} 秒，损失 {stats.first_loss:.2f}"
                   f"→{stats.last_loss:.2f}；各轮验证 {' / '.join(f'{a:.3f}（{m:.3f}）' for a, m in stats.epoch_scores)}，"
-                  f"取第 {stats.kept_epoch} 轮），验证准确率（MRR）{before[0]:.3f}（{before[1]:.3f}）→{after[0]:.3f}"
-                  f"（{after[1]:.3f}），{'启用新模型' if keep else '保留原模型'}；"
+                  f"取第 {stats.kept_epoch} 轮，改动保留 {stats.kept_mix:.0%}），"
+                  f"验证准确率（MRR）{before[0]:.3f}（{before[1]:.3f}）→{after[0]:.3f}（{after[1]:.3f}），{'启用新模型' if keep else '保留原模型'}；"
                   f"{vote.reason}；累计准确率 {acc:.3f}，宏平均 F1 {f1:.3f}（{time.monotonic() - started:.0f} 秒）",
                   flush=True)
         done = sorted(retrained_pred)
@@ -309,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_tfidf_svc_macro_f1": round(results["tfidf_svc"][1], 4),
         "readme_baselines": {k: list(v) for k, v in README_BASELINES.items()},
         "messages": n, "retrained_messages": len(done), "folds": args.folds,
-        "epochs": args.epochs or "auto", "kept_epochs": kept_epochs,
+        "epochs": args.epochs or "auto", "kept_epochs": kept_epochs, "kept_mix": kept_mixes,
         "folds_with_fine_tuned_model": promoted,
         "seconds": round(seconds, 1),
     }

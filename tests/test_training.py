@@ -30,7 +30,7 @@ from tests.training_fixture import HELD_OUT, TRAIN, WRONG_ENTRY, catalog_rows
 from training import example_weight
 from training.example_weight import WEIGHT_GRID, fit_category_weight
 from training.examples import ExampleStore
-from training.finetune import AUTO_MAX_EPOCHS, AUTO_MIN_STEPS, FinetuneConfig, auto_epochs, finetune
+from training.finetune import AUTO_MAX_EPOCHS, AUTO_MIN_STEPS, FinetuneConfig, Snapshot, auto_epochs, finetune
 from training.pairs import ContrastivePair
 from training.pipeline import TrainRequest, run_training
 
@@ -113,8 +113,12 @@ def test_training_improves_held_out_tickets_and_is_promoted(trained):
     assert len(current.data_hash) == 16 and current.catalog_version == trained["catalog"].version
     epochs = current.metrics["epochs"]
     assert epochs["trained"] == 2 and len(epochs["validation_top1_mrr"]) == 2 and current.epochs == epochs["kept"]
+    mix = current.metrics["mix"]
+    assert set(mix["validation_top1_mrr"]) == {"0.5", "0.75"} and mix["kept"] in (0.5, 0.75, 1.0)
+    kept_scores = (epochs["validation_top1_mrr"][epochs["kept"] - 1] if mix["kept"] == 1.0
+                   else mix["validation_top1_mrr"][f"{mix['kept']:g}"])
     after = outcome.validation_dense.after
-    assert epochs["validation_top1_mrr"][epochs["kept"] - 1] == [round(after.top1, 4), round(after.mrr, 4)]
+    assert kept_scores == [round(after.top1, 4), round(after.mrr, 4)]
 
 
 def test_reviews_and_pairs_become_training_data(trained):
@@ -180,6 +184,8 @@ def test_rollback_and_use_restore_previous_answers(trained, refused, capsys):
     assert main(home + ["model", "list"]) == 0
     listing = capsys.readouterr().out
     assert "* v1" in listing and "未通过验证" in listing
+    kept = ModelRegistry.for_models_dir(own.models_dir).get("v1").metrics["mix"]["kept"]
+    assert ("改动保留" in listing.split("* v1")[1].splitlines()[0]) == (kept < 1.0)
 
     assert main(home + ["model", "rollback"]) == 0
     assert "基础模型" in capsys.readouterr().out
@@ -246,24 +252,62 @@ def test_auto_epochs_give_small_data_more_passes():
     assert auto_epochs(0, 16) == AUTO_MAX_EPOCHS  # never zero; finetune refuses empty data itself
 
 
+def small_pairs() -> list[ContrastivePair]:
+    return [ContrastivePair(text, TRAIN[entry][(k + 1) % len(TRAIN[entry])], group=entry)
+            for entry in ("A01", "A02", "A03", "A04") for k, text in enumerate(TRAIN[entry][:3])]
+
+
+def weights_of(embedder) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in embedder.model.named_parameters()}
+
+
 @pytest.mark.parametrize("scores, kept", [((0.9, 0.5), 1), ((0.5, 0.9), 2), ((0.7, 0.7), 1)])
 def test_epoch_judge_leaves_the_best_epochs_weights(embedder, scores, kept):
     """The judge sees the model after each epoch; whichever epoch it scores best (the earlier on a tie) is what
     the model holds afterwards, down to the last weight."""
     model = replace(embedder, model=copy.deepcopy(embedder.model))
-    pairs = [ContrastivePair(text, TRAIN[entry][(k + 1) % len(TRAIN[entry])], group=entry)
-             for entry in ("A01", "A02", "A03", "A04") for k, text in enumerate(TRAIN[entry][:3])]
     snapshots = []
 
-    def judge(epoch: int) -> float:
+    def judge(snapshot: Snapshot) -> float:
         assert not model.model.training and model.model.max_seq_length == embedder.model.max_seq_length
-        snapshots.append({k: v.detach().clone() for k, v in model.model.named_parameters()})
-        return scores[epoch - 1]
+        if snapshot.mix < 1.0:
+            return 0.0  # every partial change scores worse here: this test is about the epochs
+        snapshots.append(weights_of(model))
+        return scores[snapshot.epoch - 1]
 
-    stats = finetune(model, pairs, FinetuneConfig(epochs=2, batch_size=4, learning_rate=1e-4, progress=False),
+    stats = finetune(model, small_pairs(), FinetuneConfig(epochs=2, batch_size=4, learning_rate=1e-4, progress=False),
                      judge=judge)
     assert stats.kept_epoch == kept and stats.epoch_scores == scores and stats.epochs == 2
+    assert stats.kept_mix == 1.0 and stats.kept_score == scores[kept - 1]
     final = dict(model.model.named_parameters())
     moved = [k for k in final if not torch.equal(snapshots[0][k], snapshots[1][k])]
     assert moved  # the second epoch did change the weights, so the test can tell the epochs apart
     assert all(torch.equal(final[k], snapshots[kept - 1][k]) for k in final)
+
+
+@pytest.mark.parametrize("scores, kept_mix", [((0.0, 1.0, 0.0), 0.5), ((0.5, 0.4, 0.6), 0.75),
+                                              ((0.9, 0.5, 0.5), 1.0), ((0.5, 0.5, 0.5), 0.5)])
+def test_judge_can_keep_part_of_the_change(embedder, scores, kept_mix):
+    """After the best epoch, its change to the weights is tried at half and three quarters; the judge's favourite
+    (the smaller change on a tie) is what the model holds: the starting weights plus that share of the change."""
+    model = replace(embedder, model=copy.deepcopy(embedder.model))
+    start = weights_of(model)
+    seen: dict[Snapshot, dict[str, torch.Tensor]] = {}
+    score_of = {1.0: scores[0], 0.5: scores[1], 0.75: scores[2]}
+
+    def judge(snapshot: Snapshot) -> float:
+        assert not model.model.training and model.model.max_seq_length == embedder.model.max_seq_length
+        seen[snapshot] = weights_of(model)
+        return score_of[snapshot.mix]
+
+    stats = finetune(model, small_pairs(), FinetuneConfig(epochs=1, batch_size=4, learning_rate=1e-4,
+                                                          progress=False, mix_grid=(0.75, 0.5)), judge=judge)
+    assert list(seen) == [Snapshot(1), Snapshot(1, 0.5), Snapshot(1, 0.75)]
+    assert stats.kept == Snapshot(1, kept_mix) and stats.kept_score == score_of[kept_mix]
+    assert stats.mix_scores == ((0.5, scores[1]), (0.75, scores[2]))
+    tuned, final = seen[Snapshot(1)], dict(model.model.named_parameters())
+    moved = [k for k in final if not torch.equal(start[k], tuned[k])]
+    assert moved and len(moved) < len(final)  # trained, with the frozen vocabulary table left alone
+    for k in final:
+        assert torch.allclose(final[k], start[k] + kept_mix * (tuned[k] - start[k]), atol=1e-6), k
+        assert torch.equal(final[k], seen[stats.kept][k])

@@ -49,6 +49,11 @@ class FinetuneConfig:
     freeze_word_embeddings: bool = True
     scale: float = 20.0
     progress: bool = True
+    # With a judge, the kept epoch's change to the weights is also tried scaled down by these factors (the starting
+    # weights plus a share of the change). Fine-tuning on a few hundred tickets pulls the model towards the entries
+    # those tickets name; part-way back keeps more of what it knew about the rest, which often ranks better
+    # (weight-space ensembling, Wortsman et al. 2022). The judge decides; the plain fine-tune stays a choice.
+    mix_grid: tuple[float, ...] = (0.5, 0.75)
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,41 @@ class FinetuneStats:
     seconds: float
     kept_epoch: int = 0  # the epoch whose weights were kept (the last one when nothing judged them)
     epoch_scores: tuple = ()  # what the judge said after each epoch, in order
+    kept_mix: float = 1.0  # the share of the kept epoch's change that was kept (1.0: all of it)
+    mix_scores: tuple = ()  # (share, what the judge said), for each share tried below 1.0
+
+    @property
+    def kept(self) -> "Snapshot":
+        return Snapshot(self.kept_epoch, self.kept_mix)
+
+    @property
+    def kept_score(self) -> object:
+        """What the judge said about the weights left in the model (None when nothing judged them)."""
+        if self.kept_mix < 1.0:
+            return dict(self.mix_scores)[self.kept_mix]
+        return self.epoch_scores[self.kept_epoch - 1] if self.epoch_scores else None
 
 
-# Scores the model as it stands after an epoch (higher is better); called with the model in eval mode at its
-# inference length. Any comparable value will do, e.g. a (top-1, MRR) tuple on a validation split.
-EpochJudge = Callable[[int], object]
+@dataclass(frozen=True)
+class Snapshot:
+    """Which weights the judge is looking at: an epoch's, or the starting weights plus `mix` of that epoch's change."""
+    epoch: int
+    mix: float = 1.0
+
+    @property
+    def key(self) -> str:
+        """Short and ASCII, fit for an index cache name."""
+        return f"epoch{self.epoch}" if self.mix == 1.0 else f"epoch{self.epoch}-mix{self.mix:g}"
+
+    def describe(self) -> str:
+        if self.mix == 1.0:
+            return f"第 {self.epoch} 轮后"
+        return f"第 {self.epoch} 轮的改动保留 {self.mix:.0%}"
+
+
+# Scores the model as it stands (higher is better); called with the model in eval mode at its inference length.
+# Any comparable value will do, e.g. a (top-1, MRR) tuple on a validation split.
+SnapshotJudge = Callable[[Snapshot], object]
 
 
 def make_batches(pairs: list[ContrastivePair], batch_size: int, rng: random.Random) -> list[list[ContrastivePair]]:
@@ -97,12 +132,13 @@ def _linear_schedule(total: int, warmup: int):
 
 
 def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: FinetuneConfig,
-             judge: EpochJudge | None = None) -> FinetuneStats:
+             judge: SnapshotJudge | None = None) -> FinetuneStats:
     """Train embedder.model in place; it is left in eval mode.
 
-    With a judge, the weights after each epoch are scored and the best epoch's are the ones left in the model
-    (the earliest on a tie): more passes over a few hundred pairs help until they overfit, and where that happens
-    differs from one data set to the next."""
+    With a judge, the weights after each epoch are scored and the best epoch's are kept (the earliest on a tie):
+    more passes over a few hundred pairs help until they overfit, and where that happens differs from one data
+    set to the next. Then that epoch's change is tried scaled down by each of config.mix_grid, and the best of
+    these and the full change is left in the model (on a tie, the smaller change)."""
     if not pairs:
         raise ValueError("没有可用于训练的样本")
     torch.manual_seed(config.seed)
@@ -121,6 +157,8 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
                         p.requires_grad_(False)
                         frozen.append(p)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    mixing = judge is not None and bool(config.mix_grid)
+    start_state = [p.detach().clone() for p in trainable] if mixing else []
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
     epochs = config.epochs or auto_epochs(len(pairs), config.batch_size)
     epoch_batches = [make_batches(pairs, config.batch_size, rng) for _ in range(epochs)]
@@ -141,8 +179,9 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
 
     losses: list[float] = []
     epoch_scores: list = []
-    best_state: dict[str, torch.Tensor] | None = None
+    best_state: list[torch.Tensor] | None = None
     kept_epoch = epochs
+    kept_mix, mix_scores = 1.0, ()
     started = time.monotonic()
     model.train()
     try:
@@ -166,18 +205,18 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
                 if judge is not None:
                     model.eval()
                     model.max_seq_length = kept_max_length
-                    epoch_scores.append(judge(epoch))
+                    epoch_scores.append(judge(Snapshot(epoch)))
                     model.max_seq_length = train_length
                     model.train()
                     if len(epoch_scores) == 1 or epoch_scores[-1] > max(epoch_scores[:-1]):
                         kept_epoch = epoch
                         if epoch < epochs:  # the last epoch's weights are in the model anyway
-                            best_state = {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+                            best_state = [p.detach().clone() for p in trainable]
         if best_state is not None and kept_epoch < epochs:
-            with torch.no_grad():
-                for name, value in model.named_parameters():
-                    if name in best_state:
-                        value.copy_(best_state[name])
+            _assign(trainable, best_state)
+        if mixing:
+            kept_mix, mix_scores = _choose_mix(model, trainable, start_state, epoch_scores[kept_epoch - 1],
+                                               kept_epoch, config.mix_grid, judge, kept_max_length)
     finally:
         model.eval()
         model.max_seq_length = kept_max_length
@@ -188,4 +227,30 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
         pairs=len(pairs), steps=len(losses), epochs=epochs,
         first_loss=sum(losses[:tenth]) / tenth, last_loss=sum(losses[-tenth:]) / tenth,
         seconds=time.monotonic() - started, kept_epoch=kept_epoch, epoch_scores=tuple(epoch_scores),
+        kept_mix=kept_mix, mix_scores=mix_scores,
     )
+
+
+def _assign(params: list[torch.Tensor], values: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for p, v in zip(params, values):
+            p.copy_(v)
+
+
+def _choose_mix(model, trainable: list[torch.Tensor], start: list[torch.Tensor], full_score: object, epoch: int,
+                grid: tuple[float, ...], judge: SnapshotJudge, max_length: int | None) -> tuple[float, tuple]:
+    """Score start + share × (kept − start) for each share in grid, leave the best (the full change included,
+    already scored as full_score; the smaller share on a tie) in the model, and say which it was."""
+    tuned = [p.detach().clone() for p in trainable]
+    model.eval()
+    model.max_seq_length = max_length
+    tried = []
+    for share in sorted(set(grid) - {1.0}):
+        _assign(trainable, [s + share * (t - s) for s, t in zip(start, tuned)])
+        tried.append((share, judge(Snapshot(epoch, share))))
+    best_share, best_score = 1.0, full_score
+    for share, score in reversed(tried):  # from the largest share down, so a tie goes to the smaller one
+        if score >= best_score:
+            best_share, best_score = share, score
+    _assign(trainable, [s + best_share * (t - s) for s, t in zip(start, tuned)] if best_share < 1.0 else tuned)
+    return best_share, tuple(tried)

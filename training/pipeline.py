@@ -36,7 +36,7 @@ from training.data import (
 from training.evaluation import build_matcher, dense_scores, examples_by_entry, matcher_scores
 from training.example_weight import fit_category_weight
 from training.examples import ExampleStore
-from training.finetune import FinetuneConfig, FinetuneStats, auto_epochs, finetune
+from training.finetune import FinetuneConfig, FinetuneStats, Snapshot, auto_epochs, finetune
 from training.pairs import ContrastivePair, catalog_pairs, confusable_entries, data_hash, labelled_pairs, with_hard_negatives
 from training.reviews import read_review_file, reviews_from_service
 
@@ -177,16 +177,18 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     report(f"开始训练：{len(pairs)} 对，{'最多 ' if validation else ''}{epochs} 轮"
            f"{'（按数据量自动确定）' if not config.epochs else ''}，批大小 {config.batch_size}，随机种子 {config.seed}")
 
-    judged: list[ValidationScores] = []  # per epoch; the kept epoch's are the model's "after" figures
+    judged: dict[Snapshot, ValidationScores] = {}  # the kept weights' are the model's "after" figures
 
-    def judge(epoch: int) -> tuple[float, float]:
+    def judge(snapshot: Snapshot) -> tuple[float, float]:
         s = dense_scores(candidate, catalog, validation, settings.batch_size)
-        judged.append(s)
-        report(f"  第 {epoch} 轮后验证：Top-1 {s.top1:.3f}，MRR {s.mrr:.3f}")
+        judged[snapshot] = s
+        report(f"  {snapshot.describe()}，验证：Top-1 {s.top1:.3f}，MRR {s.mrr:.3f}")
         return s.top1, s.mrr
 
     stats = finetune(candidate, pairs, replace(config, epochs=epochs), judge=judge if validation else None)
     kept = f"，取验证最好的第 {stats.kept_epoch} 轮" if validation and epochs > 1 else ""
+    if stats.kept_mix < 1.0:
+        kept += f"，其改动保留 {stats.kept_mix:.0%}（其余退回原模型的权重，验证更好）"
     report(f"训练完成：{stats.steps} 步，用时 {stats.seconds:.0f} 秒，损失 {stats.first_loss:.3f} → {stats.last_loss:.3f}"
            f"{kept}")
 
@@ -209,8 +211,8 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     after_matcher = build_matcher(settings, catalog, candidate, examples)
     after_matcher.fusion = replace(after_matcher.fusion, category_examples=vote.weight)
     after = matcher_scores(after_matcher, validation)
-    # The model holds the kept epoch's weights, which the judge has already scored on these very items.
-    after_dense = (judged[stats.kept_epoch - 1] if judged
+    # The model holds the kept weights, which the judge has already scored on these very items.
+    after_dense = (judged[stats.kept] if judged
                    else dense_scores(candidate, catalog, validation, settings.batch_size))
     after_eval = matcher_scores(after_matcher, eval_items) if eval_items else None
     after_eval_dense = dense_scores(candidate, catalog, eval_items, settings.batch_size) if eval_items else None
@@ -229,7 +231,10 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
                                           "如确需启用请加 --force")
     metrics = {"validation_source": validation_source, "category_vote": vote.to_dict(),
                "epochs": {"trained": stats.epochs, "kept": stats.kept_epoch,
-                          "validation_top1_mrr": [[round(x, 4) for x in e] for e in stats.epoch_scores]}}
+                          "validation_top1_mrr": [[round(x, 4) for x in e] for e in stats.epoch_scores]},
+               "mix": {"kept": stats.kept_mix,
+                       "validation_top1_mrr": {f"{share:g}": [round(x, 4) for x in score]
+                                               for share, score in stats.mix_scores}}}
     if validation:
         metrics["validation"] = ScorePair(before, after).to_dict()
         metrics["validation_dense"] = ScorePair(before_dense, after_dense).to_dict()

@@ -34,6 +34,11 @@ def _validation_line(record: ModelRecord) -> str:
             f"（{after['n']} 条）")
 
 
+def _kept_share(record: ModelRecord) -> str:
+    kept = record.metrics.get("mix", {}).get("kept", 1.0)
+    return "" if kept >= 1.0 else f"（改动保留 {kept:.0%}）"
+
+
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     registry = ModelRegistry.for_models_dir(settings.models_dir)
     records = registry.records()
@@ -48,7 +53,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         mark = "*" if r.version == pointer.current else " "
         status = STATUS_LABELS.get(r.status, r.status) + ("" if r.weights_kept else "，权重已删除")
         print(f"{mark} {r.version:<5} {r.created_at}  {status}  基于 {r.parent or 'base'}  "
-              f"清单 {r.catalog_name or '—'}（{r.catalog_version or '—'}）  {r.train_pairs} 对 × {r.epochs} 轮  "
+              f"清单 {r.catalog_name or '—'}（{r.catalog_version or '—'}）  {r.train_pairs} 对 × {r.epochs} 轮{_kept_share(r)}  "
               f"{_validation_line(r)}")
     if not records:
         print("尚未训练过模型；用 lvzhi train 训练。")
