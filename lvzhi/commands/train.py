@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="另外报告训练前后在这个标注集上的效果（事项文件 标准答案文件）")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"训练轮数上限（默认按数据量自动：不足 {AUTO_MIN_STEPS} 步时多训几轮，最多 {AUTO_MAX_EPOCHS} 轮）；"
-                        "每轮后在验证集上打分，保留最好的一轮")
+                        "每轮后在验证集上打分，保留最好的一轮，再试只保留它一半或四分之三的改动，取验证最好的")
     p.add_argument("--batch-size", type=int, default=16, help="批大小（默认 16）")
     p.add_argument("--learning-rate", type=float, default=FinetuneConfig.learning_rate)
     p.add_argument("--seed", type=int, default=42, help="随机种子（默认 42；也决定验证集划分）")
