@@ -6,15 +6,15 @@ class accuracy and macro-F1 over the 7 gold classes.
 
 - zero-shot: lvzhi's matcher on the base model; a message goes to the 一级分类 whose entries score best together
   (mean of the class's two best candidates).
-- retrained: 5-fold cross-validation. On the training folds, lvzhi fine-tunes the embedder (message ↔ the best
-  entry of its class, the best entry of another class as hard negative) and adds the training messages to the
-  index as confirmed examples, exactly as `lvzhi train` and reviewed examples do. An example counts directly only
-  for a near-duplicate ticket; beyond that the categories' support from their nearest examples is weighed in, with
-  the weight `lvzhi train` fits by leave-one-out on the training messages (here scored by the class vote, since
-  classes are what this data labels). As `lvzhi train` keeps the epoch that scores best on a validation part it
-  never trains on, and promotes a model only if it is not worse there (neither top-1 nor MRR, here of the class),
-  a fifth of each training fold is held back for those choices; the held-out fold is then classified like the
-  zero-shot run with whichever model won.
+- retrained: 5-fold cross-validation. On the training folds, lvzhi fine-tunes the embedder (message, in the form
+  the matcher encodes it, ↔ the best entry of its class, the best entry of another class as hard negative) and
+  adds the training messages to the index as confirmed examples, exactly as `lvzhi train` and reviewed examples
+  do. An example counts directly only for a near-duplicate ticket; beyond that the categories' support from their
+  nearest examples is weighed in, with the weight `lvzhi train` fits by leave-one-out on the training messages
+  (here scored by the class vote, since classes are what this data labels). As `lvzhi train` keeps the epoch (and
+  the share of its change) that scores best on a validation part it never trains on, and promotes a model only if
+  it is not worse there (neither top-1 nor MRR, here of the class), a fifth of each training fold is held back for
+  those choices; the held-out fold is then classified like the zero-shot run with whichever model won.
 - baselines, computed in the same run: char 1–3-gram TF-IDF nearest row, dense e5 nearest row, and 5-fold
   char TF-IDF + LinearSVC.
 
@@ -164,9 +164,12 @@ def fit_vote(settings: Settings, data: Dataset, embedder: Embedder, fusion: Fusi
                                predict=class_vote, top_k=CANDIDATES)
 
 
-def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray) -> tuple[list[ContrastivePair], dict]:
-    """Each training message ↔ the best-scoring entry of its own class; the best entry of another class is the
-    hard negative. Grouped by positive entry, as `lvzhi train` does: no batch holds one entry as two positives."""
+def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray,
+                   queries: list[str]) -> tuple[list[ContrastivePair], dict]:
+    """Each training message (in `queries`' form: as the matcher encodes it, as `lvzhi train` learns it) ↔ the
+    best-scoring entry of its own class; the best entry of another class is the hard negative. Grouped by positive
+    entry, as `lvzhi train` does: no batch holds one entry as two positives. The examples keep the messages as
+    written: the matcher prepares them itself."""
     entries = data.catalog.entries
     category = np.array([e.category for e in entries])
     pairs, examples = [], defaultdict(list)
@@ -175,7 +178,7 @@ def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray) ->
         s = entry_scores[i]
         positive = int(np.flatnonzero(own)[np.argmax(s[own])])
         negative = int(np.flatnonzero(~own)[np.argmax(s[~own])])
-        pairs.append(ContrastivePair(data.texts[i], entries[positive].text, entries[negative].text,
+        pairs.append(ContrastivePair(queries[i], entries[positive].text, entries[negative].text,
                                      group=entries[positive].id, source="taidi"))
         examples[entries[positive].id].append(data.texts[i])
     return pairs, dict(examples)
@@ -240,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # Retrained, cross-validated: the held-out fold is never seen by fine-tuning nor by the index.
         entry_scores = zscore(char_sim) + zscore(dense_sim)
+        queries = Matcher(catalog=data.catalog, embedder=None, settings=settings, fusion=fusion).prepare(data.texts)[1]
         retrained_pred: dict[int, str] = {}
         config = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                 seed=args.seed, progress=False)
@@ -251,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             # model is kept only if it is not worse there, otherwise the examples and the vote serve the old one.
             fit_rows, val_rows = train_test_split(list(train_rows), test_size=VALIDATION_FRACTION,
                                                   random_state=args.seed, stratify=[data.gold[i] for i in train_rows])
-            pairs, fit_examples = training_pairs(data, np.asarray(fit_rows), entry_scores)
-            _, examples = training_pairs(data, train_rows, entry_scores)
+            pairs, fit_examples = training_pairs(data, np.asarray(fit_rows), entry_scores, queries)
+            _, examples = training_pairs(data, train_rows, entry_scores, queries)
             vote = fit_vote(settings, data, base, fusion, list(train_rows), examples)
             voting = replace(fusion, category_examples=vote.weight)
             tuned = replace(base, model=copy.deepcopy(base.model), identity=f"{base.identity}+taidi-fold{k}")

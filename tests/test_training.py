@@ -27,7 +27,7 @@ from models.e5_rebuild import DEFAULT_MODEL_DIRNAME, ensure_default_model
 from models.embedder import load_embedder
 from models.registry import ModelRegistry
 from tests.training_fixture import HELD_OUT, TRAIN, WRONG_ENTRY, catalog_rows
-from training import example_weight
+from training import example_weight, pipeline
 from training.example_weight import WEIGHT_GRID, fit_category_weight
 from training.examples import ExampleStore
 from training.finetune import AUTO_MAX_EPOCHS, AUTO_MIN_STEPS, FinetuneConfig, Snapshot, auto_epochs, finetune
@@ -85,13 +85,32 @@ def trained(tmp_path_factory, settings):
     catalog = import_catalog([files / "catalog.csv"])
     base_answers = answers(own)
     base_identity = load_embedder(own).identity
-    outcome = run_training(own, catalog, TrainRequest(
-        reviews_file=files / "reviews.csv", pairs_file=files / "pairs.csv",
-        eval_items=files / "items.csv", eval_gold=files / "gold.csv", validation_fraction=0.25,
-        config=FinetuneConfig(epochs=2, batch_size=8, learning_rate=5e-5, progress=False),
-    ), report=lambda line: None)
-    return {"settings": own, "catalog": catalog, "files": files, "outcome": outcome,
+    trained_on: list[ContrastivePair] = []
+
+    def recording_finetune(embedder, pairs, config, judge=None):
+        trained_on.extend(pairs)  # only looks: the real fine-tune runs on exactly these
+        return finetune(embedder, pairs, config, judge=judge)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "finetune", recording_finetune)
+        outcome = run_training(own, catalog, TrainRequest(
+            reviews_file=files / "reviews.csv", pairs_file=files / "pairs.csv",
+            eval_items=files / "items.csv", eval_gold=files / "gold.csv", validation_fraction=0.25,
+            config=FinetuneConfig(epochs=2, batch_size=8, learning_rate=5e-5, progress=False),
+        ), report=lambda line: None)
+    return {"settings": own, "catalog": catalog, "files": files, "outcome": outcome, "pairs": trained_on,
             "base_answers": base_answers, "base_identity": base_identity}
+
+
+def test_tickets_are_learned_as_the_matcher_encodes_them(trained):
+    """Reviewed and labelled tickets are trained on in the form the matcher's dense channel encodes them (cleaned,
+    official terms added), not as written: a model trained on the raw texts ranked worse inside the matcher."""
+    train = trained["outcome"].data.train
+    forms = load_matcher(trained["settings"], dense=False, examples=False).prepare([x.text for x in train])[1]
+    anchors = {p.anchor for p in trained["pairs"]}
+    assert set(forms) <= anchors
+    rewritten = {x.text for x, form in zip(train, forms) if form != x.text}
+    assert rewritten and not rewritten & anchors
 
 
 def test_training_improves_held_out_tickets_and_is_promoted(trained):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +35,12 @@ def build_matcher(settings: Settings, catalog: Catalog, embedder: "Embedder",
                   examples: dict[str, list[str]] | None = None) -> Matcher:
     """The matcher as it would answer with this model and these confirmed examples in its index."""
     return Matcher(catalog=catalog, embedder=embedder, settings=settings, examples=copy.deepcopy(examples or {}))
+
+
+def in_query_form(matcher: Matcher, items: list[LabelledText]) -> list[LabelledText]:
+    """The items with their texts as the matcher's dense channel encodes them (cleaned, official terms added)."""
+    forms = matcher.prepare([x.text for x in items])[1]
+    return [replace(x, text=form) for x, form in zip(items, forms)]
 
 
 def matcher_scores(matcher: Matcher, items: list[LabelledText]) -> ValidationScores:
