@@ -26,12 +26,12 @@ SAME_ID_SIMILARITY = 0.35  # ... or from here up when they also keep their id
 PART_COVERAGE = 0.6  # share of a name's character pairs found in another entry's text to call it a part of it
 PART_SIMILARITY = 0.2
 MIN_PART_NAME_CHARS = 3  # names like "其他" are contained in too many texts to say anything
-COMPARED_FIELDS = ("name", "list_type", "category", "description", "office", "department", "bottom_line",
-                   "reclaim_reason", "aliases")
+COMPARED_FIELDS = ("name", "list_type", "category", "description", "department_duty", "office", "department",
+                   "bottom_line", "reclaim_reason", "aliases")
 
 FIELD_LABELS = {"id": "序号", "name": "事项名称", "list_type": "清单类型", "category": "类别", "description": "事项内容",
-                "office": "承办机构", "department": "主责部门", "bottom_line": "兜底事项", "reclaim_reason": "收回原因",
-                "aliases": "别名"}
+                "department_duty": "县级部门职责", "office": "承办机构", "department": "主责部门",
+                "bottom_line": "兜底事项", "reclaim_reason": "收回原因", "aliases": "别名"}
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -70,7 +70,7 @@ def normalize_name(text: str) -> str:
 
 
 def _entry_text(e: DutyEntry) -> str:
-    return normalize_name(" ".join([e.name, e.description, *e.aliases]))
+    return normalize_name(" ".join([e.name, e.description, e.department_duty, *e.aliases]))
 
 
 def _bigrams(text: str) -> set[str]:

@@ -22,6 +22,9 @@ FIELD_HEADERS: dict[str, tuple[str, ...]] = {
     # 备注 only becomes the reclaim reason on 收回 entries; elsewhere it is free commentary.
     "note": ("备注",),
     "aliases": ("别名", "曾用名", "aliases"),
+    # A column headed 县级部门职责 is read as a description column and kept here when the township's part is also
+    # given (corpus.importer); this spelling is how an exported catalog names it.
+    "department_duty": ("department_duty",),
 }
 
 # Headers outside the table above are read by the words they contain, first rule first, ranked after every exact
@@ -48,6 +51,12 @@ _BODY_WORDS = ("部门", "单位", "科室", "机构")
 _TOWNSHIP_WORDS = ("乡镇", "街道", "镇")
 _COUNTY_WORDS = ("县", "区级", "部门", "上级")
 FUZZY_RANK = 100
+
+
+def is_county_side(header: str) -> bool:
+    """A description column that states the county department's part (县级部门职责), not the township's."""
+    key = normalize_header(header)
+    return any(w in key for w in _COUNTY_WORDS) and not any(w in key for w in _TOWNSHIP_WORDS)
 
 # The header a person expects to see named in a message when the file has no such column.
 CANONICAL_HEADER: dict[str, str] = {f: names[0] for f, names in FIELD_HEADERS.items()}

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from corpus.headers import (CANONICAL_HEADER, FUZZY_RANK, field_for_header, normalize_header, parse_yes_no,
-                            split_aliases)
+from corpus.headers import (CANONICAL_HEADER, FUZZY_RANK, field_for_header, is_county_side, normalize_header,
+                            parse_yes_no, split_aliases)
 from corpus.import_errors import CatalogImportError, ImportProblem, ProblemLog
 from corpus.readers import (
     CSV_SUFFIXES,
@@ -110,6 +110,7 @@ class _RawEntry:
     bottom_line: bool
     reclaim_reason: str
     aliases: tuple[str, ...]
+    department_duty: str
 
 
 def _one_line(text: str) -> str:
@@ -211,6 +212,7 @@ def _entry_from_cells(
         bottom_line=bottom_line,
         reclaim_reason=reclaim_reason,
         aliases=split_aliases(cells.text("aliases")),
+        department_duty=_multi_line(cells.text("department_duty")),
     )
 
 
@@ -281,13 +283,20 @@ def _row_cells(cells: tuple[str, ...], columns: _HeaderColumns) -> _Cells:
     values: dict[str, tuple[str, str]] = {}
     for field_name, candidates in by_field.items():
         candidates.sort()
-        values[field_name] = ("", candidates[0][2])
-        for _, index, header in candidates:
-            value = cells[index] if index < len(cells) else ""
-            if value.strip():
-                values[field_name] = (value, header)
-                break
+        filled = [(cells[index], header) for _, index, header in candidates
+                  if index < len(cells) and cells[index].strip()]
+        values[field_name] = filled[0] if filled else ("", candidates[0][2])
+        if field_name == "description":
+            _keep_county_side(values, filled)
     return _Cells(values)
+
+
+def _keep_county_side(values: dict[str, tuple[str, str]], descriptions: list[tuple[str, str]]) -> None:
+    """With the township's part as the description, the county department's part (县级部门职责) is kept beside it
+    rather than dropped; (text, header) pairs, best-ranked first."""
+    county = [d for d in descriptions[1:] if is_county_side(d[1]) and d[0].strip() != descriptions[0][0].strip()]
+    if county:
+        values["department_duty"] = county[0]
 
 
 def _is_instruction_sheet(name: str) -> bool:
@@ -365,8 +374,10 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
             and (previous.given_id, previous.name, previous.list_type) == (entry.given_id, entry.name, entry.list_type)
         ):
             # One item whose number and name cells are merged over several content rows.
-            if entry.description and entry.description not in previous.description.split("\n"):
-                previous.description = "\n".join(p for p in (previous.description, entry.description) if p)
+            for part in ("description", "department_duty"):
+                text, before = getattr(entry, part), getattr(previous, part)
+                if text and text not in before.split("\n"):
+                    setattr(previous, part, "\n".join(p for p in (before, text) if p))
             continue
         entries.append(entry)
     untyped.report(log)
@@ -405,6 +416,7 @@ def _entries_from_json(document: JsonDocument, fallback_type: ListType | None, l
             continue
         values: dict[str, tuple[str, str]] = {}
         ranks: dict[str, int] = {}
+        descriptions: list[tuple[int, str, str]] = []
         for key, value in record.items():
             found = field_for_header(str(key))
             if found is None:
@@ -414,8 +426,12 @@ def _entries_from_json(document: JsonDocument, fallback_type: ListType | None, l
             if not text.strip():
                 values.setdefault(field_name, ("", str(key)))  # still names the key in messages
                 continue
+            if field_name == "description":
+                descriptions.append((rank, text, str(key)))
             if not values.get(field_name, ("", ""))[0] or rank < ranks[field_name]:
                 values[field_name], ranks[field_name] = (text, str(key)), rank
+        descriptions.sort(key=lambda d: d[0])  # stable: on equal rank the record's order, as `values` chose
+        _keep_county_side(values, [(text, key) for _, text, key in descriptions])
         entry = _entry_from_cells(_Cells(values), where, default_type, untyped, log)
         if entry is not None:
             entries.append(entry)
@@ -472,6 +488,7 @@ def _assign_ids(raw: list[_RawEntry], log: ProblemLog) -> list[DutyEntry]:
             bottom_line=entry.bottom_line,
             reclaim_reason=entry.reclaim_reason,
             aliases=entry.aliases,
+            department_duty=entry.department_duty,
         ))
     return entries
 

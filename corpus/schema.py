@@ -58,6 +58,10 @@ class DutyEntry:
     bottom_line: bool = False
     reclaim_reason: str = ""
     aliases: tuple[str, ...] = ()
+    # 配合 lists print the boundary of a shared duty in two columns: what the township does (description) and
+    # what the county department does (县级部门职责). The county part names the matter in its own words, which
+    # is often how a ticket describes it.
+    department_duty: str = ""
 
     @property
     def is_reclaimed(self) -> bool:
@@ -70,15 +74,15 @@ class DutyEntry:
     @property
     def text(self) -> str:
         """What the matcher reads for this entry."""
-        parts = [self.name]
-        if self.description and self.description != self.name:
-            parts.append(self.description)
-        return "：".join(parts)
+        details = [t for t in (self.description, self.department_duty) if t and t != self.name]
+        return "：".join([self.name, "；".join(details)]) if details else self.name
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["list_type"] = self.list_type.value
         d["aliases"] = list(self.aliases)
+        if not self.department_duty:
+            del d["department_duty"]  # lists without it keep the version (and the indexes) they always had
         return d
 
     @classmethod
@@ -94,6 +98,7 @@ class DutyEntry:
             bottom_line=bool(d.get("bottom_line", False)),
             reclaim_reason=d.get("reclaim_reason", ""),
             aliases=tuple(d.get("aliases", ())),
+            department_duty=d.get("department_duty", ""),
         )
 
 

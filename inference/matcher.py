@@ -39,6 +39,7 @@ class Candidate:
     def to_dict(self) -> dict:
         e = self.entry
         return {"id": e.id, "name": e.name, "list_type": e.list_type.value, "category": e.category,
+                "description": e.description, "department_duty": e.department_duty,
                 "office": e.office, "department": e.department, "bottom_line": e.bottom_line,
                 "reclaimed": e.is_reclaimed, "zombie": e.is_zombie, "score": round(self.score, 4)}
 
@@ -145,7 +146,7 @@ class EntryViews:
         texts, owners, starts = [], [], []
         for pos, entry in enumerate(entries):
             starts.append(len(texts))
-            views = [entry.text, entry.name if entry.description else "", *entry.aliases]
+            views = [entry.text, entry.name if entry.text != entry.name else "", *entry.aliases]
             for v in dict.fromkeys(v for v in views if v):
                 texts.append(v)
                 owners.append(pos)

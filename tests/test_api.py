@@ -461,3 +461,27 @@ def test_diff_of_a_revised_list_names_each_change(client, admin, tmp_path):
     touched = [c for c in diff["changes"] if c["old"] and c["old"][0]["id"] == renamed["序号"]]
     assert touched and "事项名称" in touched[0]["fields"]
     assert diff["unchanged"] == len(rows) - 2
+
+
+def test_shared_duty_shows_both_sides_and_revisions_of_the_county_part(client, admin):
+    def import_list(name: str, county: str) -> str:
+        rows = [["序号", "事项名称", "县级部门职责", "乡镇（街道）配合职责", "县级主责部门"],
+                ["1", "违法用地查处配合", county, "开展日常巡查，发现后及时制止并报告", "县自然资源局"],
+                ["2", "食品安全执法配合", "查处销售过期变质食品等违法行为", "开展日常巡查，发现后及时制止并报告", "县市场监管局"]]
+        body = "\n".join(",".join(r) for r in rows).encode("gbk")
+        reply = client.post("/api/catalogs", params={"filename": "配合履职事项清单.csv", "name": name},
+                            content=body, headers=admin)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["version"]
+
+    first = import_list("配合清单", "查处未经批准占用耕地建房行为")
+    found = client.get(f"/api/catalogs/{first}/entries", params={"q": "耕地建房"}).json()["entries"]
+    assert [(e["id"], e["department_duty"]) for e in found] == [("1", "查处未经批准占用耕地建房行为")]
+    answer = client.post("/api/classify", json={"text": "有人在村里耕地上盖房子", "catalog": first}).json()
+    best = answer["results"][0]["best"]
+    assert (best["id"], best["description"], best["department_duty"]) == (
+        "1", "开展日常巡查，发现后及时制止并报告", "查处未经批准占用耕地建房行为")
+
+    second = import_list("配合清单（修订）", "查处未经批准占用耕地建房、非法采矿行为")
+    diff = client.get("/api/catalogs/diff", params={"a": first, "b": second}).json()
+    assert [(c["kind"], c["fields"]) for c in diff["changes"]] == [("内容修改", ["县级部门职责"])]

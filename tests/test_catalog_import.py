@@ -253,6 +253,10 @@ def test_headers_worded_freely_are_read_by_their_words(tmp_path):
     straw = by_name["秸秆禁烧"]
     assert (straw.list_type, straw.description, straw.department, straw.office) == (
         ListType.COOPERATE, "开展巡查劝导", "县生态环境局", "生态环保办")
+    # The county department's part of the shared duty is kept beside the township's, and matched on.
+    assert straw.department_duty == "组织执法检查"
+    assert straw.text == "秸秆禁烧：开展巡查劝导；组织执法检查"
+    assert by_name["党员发展"].department_duty == ""
 
 
 def test_blank_category_carries_down_within_a_section_only(tmp_path):
@@ -275,10 +279,11 @@ def test_two_row_header_saved_as_csv_and_numbered_names(tmp_path):
         ["3", "12345热线工单办理配合", "", "按时办理转办工单", "党政办"],
     ])
     catalog = import_catalog([path])
-    assert [(e.name, e.description, e.office) for e in catalog.entries] == [
-        ("秸秆禁烧", "开展巡查劝导", "生态环保办"),
-        ("燃气安全检查", "配合检查", "应急办"),
-        ("12345热线工单办理配合", "按时办理转办工单", "党政办"),  # digits without a separator are the name's own
+    assert [(e.name, e.description, e.department_duty, e.office) for e in catalog.entries] == [
+        ("秸秆禁烧", "开展巡查劝导", "组织执法检查", "生态环保办"),
+        ("燃气安全检查", "配合检查", "组织检查", "应急办"),
+        # digits without a separator are the name's own; with the county cell empty nothing is put in its place
+        ("12345热线工单办理配合", "按时办理转办工单", "", "党政办"),
     ]
 
 
@@ -387,6 +392,23 @@ def test_json_list_with_chinese_keys_and_entries_object_with_english_keys(tmp_pa
         ("基本-002", ListType.BASIC, False, ()),
         ("7", ListType.COOPERATE, True, ("人口普查",)),
     ]
+
+
+def test_county_part_of_a_shared_duty_from_json_survives_export(tmp_path):
+    path = tmp_path / "配合履职事项.json"
+    path.write_text(json.dumps([
+        {"序号": 1, "事项名称": "违法用地查处", "县级部门职责": "查处未经批准占用耕地建房行为",
+         "乡镇（街道）配合职责": "开展日常巡查，发现后及时制止并报告"},
+        {"序号": 2, "事项名称": "人口普查", "县级部门职责": "组织实施普查"},  # only the county's part: it describes
+    ], ensure_ascii=False), encoding="utf-8")
+    catalog = import_catalog([path])
+    assert [(e.description, e.department_duty) for e in catalog.entries] == [
+        ("开展日常巡查，发现后及时制止并报告", "查处未经批准占用耕地建房行为"), ("组织实施普查", "")]
+    exported = tmp_path / "导出.json"
+    exported.write_text(json.dumps(catalog.to_dict(), ensure_ascii=False), encoding="utf-8")
+    assert import_catalog([exported]).entries == catalog.entries
+    # Entries without it serialise as before, so lists imported earlier keep their version and indexes.
+    assert "department_duty" not in catalog.entries[1].to_dict()
 
 
 def test_exported_catalog_json_reimports_to_the_same_version(tmp_path):

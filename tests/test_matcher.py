@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from corpus.importer import import_catalog
-from corpus.schema import Catalog
+from corpus.schema import Catalog, DutyEntry, ListType
 from inference.evaluate import evaluate, load_labelled
 from inference.index import VectorIndex, build_faiss
 from inference.matcher import Matcher
@@ -158,3 +158,27 @@ def test_unseen_catalog_with_variant_headers(settings, embedder):
     report = evaluate(m, items)
     assert report.n == len(items) >= 150
     assert report.top3 > 0.6
+
+
+def test_county_part_of_shared_duties_is_matched_on(settings, embedder):
+    # 配合 lists often give every entry the same township wording; what tells them apart is the county's part.
+    township = "配合开展日常巡查，发现问题及时劝阻并向县级部门报告"
+    shared = [("PH01", "自然资源领域执法配合", "查处未经批准占用耕地建房、非法采砂采矿等违法行为"),
+              ("PH02", "生态环境领域执法配合", "查处企业偷排废水、超标排放废气等环境违法行为"),
+              ("PH03", "市场监管领域执法配合", "查处销售过期变质食品、无证生产经营食品小作坊等违法行为"),
+              ("PH04", "交通运输领域执法配合", "查处非法营运载客、货车超限超载等违法行为")]
+    entries = [DutyEntry(i, name, ListType.COOPERATE, description=township, department_duty=county)
+               for i, name, county in shared]
+    entries += [DutyEntry("JB01", "人居环境整治", description="组织村庄清洁行动，整治乱堆乱放、垃圾清运"),
+                DutyEntry("JB02", "矛盾纠纷排查化解", description="组织排查化解邻里、婚姻家庭等矛盾纠纷")]
+    tickets = {"村民在耕地上违规盖房子，地基已经打好了": "PH01", "化工厂晚上偷偷往河里排污水，河水都黑了": "PH02",
+               "路口小卖部卖过期的牛奶和面包": "PH03", "有黑车在车站门口拉客，还有大货车拉得特别多压坏路面": "PH04"}
+
+    def margins(catalog_entries):
+        m = Matcher(catalog=Catalog("配合清单", tuple(catalog_entries)), embedder=embedder, settings=settings)
+        results = m.match(list(tickets))
+        assert [r.best.entry.id for r in results] == list(tickets.values())
+        return np.mean([r.margin for r in results])
+
+    # The names alone still point the right way, but barely; the county's words make the answer clear.
+    assert margins(entries) > 2 * margins([replace(e, department_duty="") for e in entries])

@@ -248,9 +248,13 @@ def test_admin_imports_a_revised_list_and_compares_versions(page, tmp_path):
     revised = [dict(r) for r in rows[:-2]]
     revised[3]["事项名称"] += "（调整）"
     revised.append({**rows[0], "序号": "JB999", "事项名称": "城市书房运营管理", "具体内容": "运营管理城市书房，组织全民阅读活动。"})
+    # The revision states the county's side of one shared duty, as 配合 lists print it.
+    county = "负责定点医药机构医保基金使用的监督检查，查处欺诈骗保行为"
+    for row in revised:
+        row["县级部门职责"] = county if row["序号"] == "PH001" else ""
     path = tmp_path / "青石镇清单2025修订.csv"
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(fh, fieldnames=[*rows[0], "县级部门职责"])
         writer.writeheader()
         writer.writerows(revised)
     log_in(page, "admin")
@@ -268,3 +272,17 @@ def test_admin_imports_a_revised_list_and_compares_versions(page, tmp_path):
     kinds = page.eval_on_selector_all("#diff-table tbody tr", "rows => rows.map(r => r.dataset.kind)")
     assert kinds.count("删除") == 2 and kinds.count("新增") == 1 and len(kinds) >= 4
     shot(page, "08-清单比对")
+
+    page.select_option("#catalog-version", index=0)
+    page.fill("#catalog-search", "欺诈骗保")
+    page.wait_for_function("[...document.querySelectorAll('#catalog-entries tbody tr')].some("
+                           f"r => r.dataset.entryId === 'PH001' && r.innerText.includes('县级部门职责：{county}'))")
+    page.goto("/")
+    page.wait_for_function("document.querySelectorAll('#quick-catalog option').length >= 3")
+    page.select_option("#quick-catalog", index=1)  # after 当前清单, newest first
+    page.fill("#quick-text", "举报村卫生室虚开药品骗取医保基金")
+    page.press("#quick-text", "Enter")
+    page.wait_for_function("document.querySelector('#quick-results .match')")
+    card = page.inner_text("#quick-results .match")
+    assert "医保基金监管配合" in card and f"县级部门职责\n{county}" in card, card
+    shot(page, "09-配合事项的职责边界")

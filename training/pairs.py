@@ -29,11 +29,13 @@ class ContrastivePair:
 
 
 def catalog_pairs(catalog: Catalog) -> list[ContrastivePair]:
-    """What a list says about itself: an entry's description and aliases are other ways of saying its name."""
+    """What a list says about itself: an entry's description, its county department's part and its aliases are
+    other ways of saying its name."""
     out = []
     for e in catalog.entries:
-        if e.description and e.description != e.name:
-            out.append(ContrastivePair(e.description, e.name, group=e.id, source="清单"))
+        for detail in dict.fromkeys((e.description, e.department_duty)):
+            if detail and detail != e.name:
+                out.append(ContrastivePair(detail, e.name, group=e.id, source="清单"))
         for alias in e.aliases:
             if alias and alias != e.name:
                 out.append(ContrastivePair(alias, e.text, group=e.id, source="清单"))

@@ -79,8 +79,8 @@ def _entry_dict(entry: DutyEntry) -> dict:
 
 
 def _matches_query(entry: DutyEntry, words: list[str]) -> bool:
-    hay = " ".join((entry.id, entry.name, entry.category, entry.description, entry.office, entry.department,
-                    entry.reclaim_reason, *entry.aliases))
+    hay = " ".join((entry.id, entry.name, entry.category, entry.description, entry.department_duty, entry.office,
+                    entry.department, entry.reclaim_reason, *entry.aliases))
     return all(w in hay for w in words)
 
 

@@ -50,6 +50,7 @@
         el("div", { class: "match-head" }, title, ...entryBadges(best)),
         el("dl", { class: "facts" },
           fact("清单类型", best.list_type), fact("承办机构", best.office), fact("主责部门", best.department),
+          best.department_duty ? [fact("乡镇（街道）职责", best.description), fact("县级部门职责", best.department_duty)] : [],
           [el("dt", {}, "置信度"), el("dd", {}, confidence(m.confidence))]),
         el("div", { class: "flags" }, flagBadges(m)),
         m.why.length ? el("p", { class: "why" }, "依据：" + m.why.join("、")) : null,

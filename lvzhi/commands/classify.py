@@ -30,6 +30,9 @@ def format_match(m: Match, top_k: int) -> str:
     lines.append(f"最佳匹配：[{e.id}] {head}")
     lines.append(f"  清单类型：{e.list_type.value}    类别：{e.category or '—'}")
     lines.append(f"  承办机构：{e.office or '—'}    主责部门：{e.department or '—'}")
+    if e.department_duty:  # a shared duty: where the township's part ends and the county's begins
+        lines.append(f"  乡镇（街道）职责：{e.description or '—'}")
+        lines.append(f"  县级部门职责：{e.department_duty}")
     lines.append(f"  置信度：{m.confidence:.0%}    与次选差距：{m.margin:.3f}")
     if m.why:
         lines.append("  依据：" + "、".join(m.why))
