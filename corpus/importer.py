@@ -20,6 +20,7 @@ from corpus.readers import (
     XLSX_SUFFIXES,
     JsonDocument,
     Sheet,
+    cell_text,
     filled_width,
     read_csv,
     read_docx,
@@ -388,15 +389,9 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
 
 
 def _json_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
     if isinstance(value, (list, tuple)):
-        return "；".join(_json_text(v) for v in value if _json_text(v))
-    return str(value)
+        return "；".join(text for text in map(_json_text, value) if text)
+    return cell_text(value)
 
 
 def _entries_from_json(document: JsonDocument, fallback_type: ListType | None, log: ProblemLog) -> list[_RawEntry]:

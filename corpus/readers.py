@@ -144,7 +144,8 @@ def read_csv(file: Path, log: ProblemLog) -> list[Sheet]:
     return [Sheet(file, "", tuple(rows))]
 
 
-def _cell_text(value: object) -> str:
+def cell_text(value: object) -> str:
+    """A spreadsheet or JSON value as the text a person reads in the cell."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -173,7 +174,7 @@ def read_xlsx(file: Path, log: ProblemLog) -> list[Sheet]:
     try:
         for worksheet in workbook.worksheets:
             grid = [
-                [_cell_text(v) for v in row]
+                [cell_text(v) for v in row]
                 for row in worksheet.iter_rows(min_row=1, max_row=worksheet.max_row, values_only=True)
             ]
             _fill_vertical_merges(grid, worksheet.merged_cells.ranges)
@@ -219,7 +220,7 @@ def xls_grids(data: bytes) -> list[tuple[str, list[list[str]]]]:
                     value = bool(value)
                 elif cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
                     value = None
-                row.append(_cell_text(value))
+                row.append(cell_text(value))
             grid.append(row)
         _fill_vertical_merges(grid, [_XlsMerge(rlo + 1, rhi, clo + 1, chi) for rlo, rhi, clo, chi in sheet.merged_cells])
         out.append((sheet.name, grid))
