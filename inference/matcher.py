@@ -222,6 +222,7 @@ class ConceptSpace:
     lexicon: Lexicon
     idf: np.ndarray
     entry_matrix: sp.csr_matrix
+    entry_hits: list[dict[int, str]]  # per entry: concept -> the phrase the entry's own text uses for it
 
     @classmethod
     def build(cls, lexicon: Lexicon, entry_texts: list[str]) -> "ConceptSpace":
@@ -231,7 +232,7 @@ class ConceptSpace:
         for h in hits:
             df[list(h)] += 1
         idf = np.log((1 + len(entry_texts)) / (1 + df)).astype(np.float32) + 1.0
-        return cls(lexicon, idf, cls._matrix(hits, idf, n_concepts))
+        return cls(lexicon, idf, cls._matrix(hits, idf, n_concepts), hits)
 
     @staticmethod
     def _matrix(hits: list[dict[int, str]], idf: np.ndarray, n_concepts: int) -> sp.csr_matrix:
@@ -483,10 +484,11 @@ class Matcher:
     def _why(self, entry: DutyEntry, query_words: list[str], hits: dict[int, str]) -> tuple[str, ...]:
         pos = self._pos_by_id[entry.id]
         reasons = [w for w in dict.fromkeys(query_words) if w in self._entry_words[pos]][:4]
-        entry_concepts = self.concepts.entry_matrix[pos].indices
+        # A shared concept is shown as the ticket's phrase → the entry's own phrase, so the reason points at words
+        # the person can find in the entry (not at the concept's headline term, which may belong to another entry).
+        entry_phrases = self.concepts.entry_hits[pos]
         for idx, phrase in hits.items():
-            if idx in entry_concepts:
-                concept = self.lexicon.concepts.concepts[idx]
-                label = concept.official[0] if concept.official else concept.key
+            if idx in entry_phrases:
+                label = entry_phrases[idx]
                 reasons.append(phrase if phrase == label else f"{phrase}→{label}")
         return tuple(dict.fromkeys(reasons))[:6]

@@ -31,6 +31,18 @@ def test_citizen_words_reach_list_words(matcher):
     assert m.candidates[0].score >= m.candidates[1].score
 
 
+def test_reasons_name_words_found_in_the_chosen_entry(matcher):
+    items = load_labelled(DATA / "labelled" / "reference_items.csv", DATA / "labelled" / "reference_gold.csv")[:60]
+    shown = 0
+    for m in matcher.match([i.text for i in items]):
+        entry = m.best.entry
+        own_words = " ".join([entry.text, *entry.aliases])
+        for reason in m.why:
+            assert reason.split("→")[-1] in own_words, (m.text, entry.name, reason)
+            shown += "→" in reason
+    assert shown >= 10  # tickets that say it their own way are shown the entry's words for it
+
+
 def test_lonely_elder_in_leaking_house_is_destitute_support(matcher):
     m = matcher.match(["来电人称村里有个孤寡老人，无儿无女，一个人住在漏雨的老房子里，没人照顾"])[0]
     top3 = [c.entry.id for c in m.candidates[:3]]
