@@ -85,6 +85,11 @@ def test_query_cleaning_strips_noise_not_substance():
         "工头拖欠工资8000元，协调解决")
     assert cleaner.clean("网友在人民网领导留言板留言：村里低保评选不公平") == "村里低保评选不公平"
     assert cleaner.clean("诉求：小区楼下垃圾堆积无人清运") == "小区楼下垃圾堆积无人清运"
+    # Letters to a message board: salutation, greeting, Excel's escaped line breaks and the sign-off; an official's
+    # title in the text itself stays.
+    assert cleaner.clean("尊敬的李书记：您好！_x000D_村口的路灯坏了一个多月。此致 敬礼！") == "村口的路灯坏了一个多月"
+    assert cleaner.clean("王县长：您好，我想反映一个问题，化工厂晚上偷排废水，谢谢领导！") == "化工厂晚上偷排废水"
+    assert cleaner.clean("村主任不给开证明，我说你好，他就挂了电话") == "村主任不给开证明，我说你好，他就挂了电话"
 
 
 def test_tickets_differing_only_in_caller_details_are_encoded_once(matcher):
