@@ -171,13 +171,3 @@ class ReviewRepo:
         with self._db.transaction(write=False) as tx:
             rows = tx.all(f"SELECT {_COLUMNS} FROM reviews WHERE status = 'decided' ORDER BY reviewed_at, id")
         return [_review(r) for r in rows]
-
-    def confirmed_examples(self, catalog_version: str) -> dict[str, list[str]]:
-        """Accepted and corrected texts per final entry id: the matcher's extra views for that catalog."""
-        with self._db.transaction(write=False) as tx:
-            rows = tx.all("SELECT final_id, text FROM reviews WHERE status = 'decided' AND catalog_version = ? "
-                          "AND decision IN ('accept', 'correct') AND final_id <> '' ORDER BY id", (catalog_version,))
-        examples: dict[str, list[str]] = {}
-        for r in rows:
-            examples.setdefault(r["final_id"], []).append(r["text"])
-        return examples

@@ -30,10 +30,8 @@ class Services:
         def examples_for(catalog: Catalog) -> dict[str, list[str]]:
             # The same confirmed texts `lvzhi classify` and `lvzhi bulk` put in their index (reviews from this
             # database, `lvzhi train` examples, carried across list versions), so the web and the CLI agree.
-            try:
-                from training.examples import stored_examples
-            except ImportError:
-                return store.reviews.confirmed_examples(catalog.version)
+            from training.examples import stored_examples
+
             return stored_examples(settings, catalog)
 
         pool = MatcherPool(settings, examples_for=examples_for, embedder=embedder)

@@ -6,7 +6,6 @@ A row has the Chinese keys the service exports: 内容, 决定 (接受/更正/�
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,25 +104,16 @@ def read_review_file(path: Path) -> list[ReviewDecision]:
     return decisions_from_rows(rows, Path(path).name)
 
 
-def service_reviews_available() -> bool:
-    try:
-        module = importlib.import_module("api.store")
-    except ImportError:
-        return False
-    return callable(getattr(module, "export_reviews", None))
-
-
 def reviews_from_service(settings: Settings) -> list[ReviewDecision]:
-    """Decisions stored by the web service; [] when it is not installed or has no database yet.
+    """Decisions stored by the web service; [] when it has no database yet.
 
     A missing SQLite file is not created here: classifying from the command line must not leave a database behind.
     """
-    if not service_reviews_available():
+    # Imported here: the web service builds on training/, not the other way round.
+    from api.db import SQLITE_FILENAME
+    from api.store import export_reviews
+
+    if not settings.database_url and not (settings.home / SQLITE_FILENAME).is_file():
         return []
-    if not settings.database_url:
-        db = importlib.import_module("api.db")
-        filename = getattr(db, "SQLITE_FILENAME", None)
-        if not filename or not (settings.home / filename).is_file():
-            return []
-    rows = importlib.import_module("api.store").export_reviews(settings)
+    rows = export_reviews(settings)
     return decisions_from_rows(rows, "审核数据库")
