@@ -52,12 +52,6 @@ _TOWNSHIP_WORDS = ("乡镇", "街道", "镇")
 _COUNTY_WORDS = ("县", "区级", "部门", "上级")
 FUZZY_RANK = 100
 
-
-def is_county_side(header: str) -> bool:
-    """A description column that states the county department's part (县级部门职责), not the township's."""
-    key = normalize_header(header)
-    return any(w in key for w in _COUNTY_WORDS) and not any(w in key for w in _TOWNSHIP_WORDS)
-
 # The header a person expects to see named in a message when the file has no such column.
 CANONICAL_HEADER: dict[str, str] = {f: names[0] for f, names in FIELD_HEADERS.items()}
 
@@ -106,6 +100,12 @@ def _field_by_words(key: str) -> tuple[str, int] | None:
             rank += -50 if any(w in key for w in _TOWNSHIP_WORDS) else 50 if any(w in key for w in _COUNTY_WORDS) else 0
         return field_name, rank
     return None
+
+
+def is_county_side(header: str) -> bool:
+    """A description column that states the county department's part (县级部门职责), not the township's."""
+    key = normalize_header(header)
+    return any(w in key for w in _COUNTY_WORDS) and not any(w in key for w in _TOWNSHIP_WORDS)
 
 
 _TRUE_WORDS = {"是", "√", "✓", "✔", "☑", "yes", "y", "true", "1", "兜底", "兜底事项"}
