@@ -39,7 +39,7 @@ HEADER_WORDS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     ("description", ("具体", "三级", "子项", "细项")),
     ("name", ("名称", "二级")),  # unless a body's name (部门名称): checked below
     ("description", ("内容", "职责", "描述", "说明", "任务")),
-    ("office", ("科室", "机构", "站所", "办公室", "内设")),
+    ("office", ("科室", "股室", "机构", "站所", "办公室", "内设")),
     ("department", ("部门", "单位")),
     ("category", ("类别", "领域", "分类")),
     ("aliases", ("别名", "又称")),
@@ -47,6 +47,8 @@ HEADER_WORDS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
 # No rule for 类型: lists also have columns such as 权力类型 (行政许可, 公共服务) that are not the list type, and a
 # list-type column that cannot be read refuses the whole file.
 _BODY_WORDS = ("部门", "单位", "科室", "机构")
+# 类别名称 and 事项分类名称 name the category, not the duty.
+_CATEGORY_WORDS = ("类别", "分类")
 # Among several description columns of a 配合 list, the township's own part first, the county's after.
 _TOWNSHIP_WORDS = ("乡镇", "街道", "镇")
 _COUNTY_WORDS = ("县", "区级", "部门", "上级")
@@ -91,7 +93,7 @@ def _field_by_words(key: str) -> tuple[str, int] | None:
     for rule, (field_name, words) in enumerate(HEADER_WORDS):
         if not any(w in key for w in words):
             continue
-        if field_name == "name" and any(w in key for w in _BODY_WORDS):
+        if field_name == "name" and any(w in key for w in _BODY_WORDS + _CATEGORY_WORDS):
             continue
         if field_name is None:
             return None

@@ -259,6 +259,16 @@ def test_headers_worded_freely_are_read_by_their_words(tmp_path):
     assert by_name["党员发展"].department_duty == ""
 
 
+def test_category_name_and_section_office_headers(tmp_path):
+    # County lists call a township's offices 股室; 类别名称 names the category, not the duty.
+    path = write_csv(tmp_path / "基本履职事项清单.csv", [
+        ["序号", "类别名称", "事项名称", "具体内容", "责任股室"],
+        ["1", "生态环保", "秸秆禁烧", "开展巡查劝导", "生态环保股"],
+    ])
+    entry = import_catalog([path]).entries[0]
+    assert (entry.category, entry.name, entry.office) == ("生态环保", "秸秆禁烧", "生态环保股")
+
+
 def test_blank_category_carries_down_within_a_section_only(tmp_path):
     path = write_csv(tmp_path / "清单.csv", [
         ["序号", "清单类型", "事项类别", "事项名称"],
