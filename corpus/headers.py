@@ -33,6 +33,7 @@ FIELD_HEADERS: dict[str, tuple[str, ...]] = {
 HEADER_WORDS: tuple[tuple[str | None, tuple[str, ...]], ...] = (
     (None, ("依据", "方式", "时限", "流程", "来源", "层级", "频次", "联系", "电话")),  # columns we do not read
     ("bottom_line", ("兜底",)),
+    ("note", ("备注",)),  # 备注说明 is a note, not the content
     ("id", ("编号", "序号", "编码")),
     ("reclaim_reason", ("理由", "原因")),
     ("category", ("一级",)),
@@ -88,8 +89,8 @@ def field_for_header(text: str) -> tuple[str, int] | None:
 
 
 def _field_by_words(key: str) -> tuple[str, int] | None:
-    if key.endswith("事项") and not any(w in key for w in ("具体", "三级", "一级")):
-        return "name", FUZZY_RANK  # 履行职责事项, 乡镇履职事项: the duty itself
+    if key.endswith("事项") and not any(w in key for w in ("具体", "三级", "一级", "兜底")):
+        return "name", FUZZY_RANK  # 履行职责事项, 乡镇履职事项: the duty itself (是否为兜底事项 is not)
     for rule, (field_name, words) in enumerate(HEADER_WORDS):
         if not any(w in key for w in words):
             continue

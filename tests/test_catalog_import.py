@@ -269,6 +269,17 @@ def test_category_name_and_section_office_headers(tmp_path):
     assert (entry.category, entry.name, entry.office) == ("生态环保", "秸秆禁烧", "生态环保股")
 
 
+def test_bottom_line_and_note_columns_worded_freely(tmp_path):
+    path = write_csv(tmp_path / "上级部门收回事项清单.csv", [
+        ["序号", "履行职责事项", "是否为兜底事项", "备注说明"],
+        ["1", "林木采伐许可证核发", "否", "专业性强，由县林业局承担"],
+        ["2", "森林防灭火", "是", ""],
+    ])
+    entries = import_catalog([path]).entries
+    assert [(e.name, e.bottom_line, e.description, e.reclaim_reason) for e in entries] == [
+        ("林木采伐许可证核发", False, "", "专业性强，由县林业局承担"), ("森林防灭火", True, "", "")]
+
+
 def test_blank_category_carries_down_within_a_section_only(tmp_path):
     path = write_csv(tmp_path / "清单.csv", [
         ["序号", "清单类型", "事项类别", "事项名称"],
