@@ -12,6 +12,7 @@ from api.matchers import MatcherPool
 from api.store import Store
 from corpus.schema import Catalog
 from lvzhi.config import Settings
+from training.examples import stored_examples
 
 
 @dataclass
@@ -30,8 +31,6 @@ class Services:
         def examples_for(catalog: Catalog) -> dict[str, list[str]]:
             # The same confirmed texts `lvzhi classify` and `lvzhi bulk` put in their index (reviews from this
             # database, `lvzhi train` examples, carried across list versions), so the web and the CLI agree.
-            from training.examples import stored_examples
-
             return stored_examples(settings, catalog)
 
         pool = MatcherPool(settings, examples_for=examples_for, embedder=embedder)
