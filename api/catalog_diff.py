@@ -27,9 +27,8 @@ def diff_catalogs(old: Catalog, new: Catalog, embedder: Any = None) -> dict:
                 "new": [_brief(new, i) for i in c.new_ids], "similarity": round(float(c.similarity), 3),
                 "fields": [FIELD_LABELS.get(f, f) for f in c.changed_fields]}
                for c in pair_entries(old, new, embedder).changes]
-    counts = {k: 0 for k in KIND_ORDER}
+    counts = {k: 0 for k in KIND_ORDER}  # every corpus.diff ChangeKind, in the order the page lists them
     for c in changes:
-        counts[c["kind"]] = counts.get(c["kind"], 0) + 1
-    shown = sorted((c for c in changes if c["kind"] != "未变"),
-                   key=lambda c: KIND_ORDER.index(c["kind"]) if c["kind"] in KIND_ORDER else len(KIND_ORDER))
+        counts[c["kind"]] += 1
+    shown = sorted((c for c in changes if c["kind"] != "未变"), key=lambda c: KIND_ORDER.index(c["kind"]))
     return {"method": METHOD, "counts": counts, "changes": shown, "unchanged": counts.get("未变", 0)}
