@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.matchers import ModelNotReady
+from api.request_errors import describe
 from api.routes import catalogs, classify, jobs, pages, reviews, system, users
 from api.services import Services
 from api.uploads import UploadRejected
@@ -58,6 +60,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": str(exc)}, status_code=status)
 
         return handle
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Every endpoint: a body that is not JSON, a wrong-typed or missing field, a bad query or path parameter.
+        return JSONResponse(describe(exc.errors()), status_code=422)
 
     @app.exception_handler(UploadRejected)
     async def upload_rejected(request: Request, exc: UploadRejected) -> JSONResponse:

@@ -93,5 +93,5 @@ class ClassifyBatcher:
         self.texts += len(texts)
         start = 0
         for r in live:
-            r.future.set_result(matches[start: start + len(r.texts)])
+            r.future.set_result(matches[start : start + len(r.texts)])
             start += len(r.texts)

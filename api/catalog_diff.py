@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus.diff import FIELD_LABELS, diff_catalogs as pair_entries
+from corpus.diff import FIELD_LABELS
+from corpus.diff import diff_catalogs as pair_entries
 from corpus.schema import Catalog
 
 KIND_ORDER = ("新增", "删除", "合并", "拆分", "更名", "内容修改", "未变")
@@ -23,10 +24,16 @@ def _brief(catalog: Catalog, entry_id: str) -> dict:
 
 
 def diff_catalogs(old: Catalog, new: Catalog, embedder: Any = None) -> dict:
-    changes = [{"kind": c.kind.value, "old": [_brief(old, i) for i in c.old_ids],
-                "new": [_brief(new, i) for i in c.new_ids], "similarity": round(float(c.similarity), 3),
-                "fields": [FIELD_LABELS.get(f, f) for f in c.changed_fields]}
-               for c in pair_entries(old, new, embedder).changes]
+    changes = [
+        {
+            "kind": c.kind.value,
+            "old": [_brief(old, i) for i in c.old_ids],
+            "new": [_brief(new, i) for i in c.new_ids],
+            "similarity": round(float(c.similarity), 3),
+            "fields": [FIELD_LABELS.get(f, f) for f in c.changed_fields],
+        }
+        for c in pair_entries(old, new, embedder).changes
+    ]
     counts = {k: 0 for k in KIND_ORDER}  # every corpus.diff ChangeKind, in the order the page lists them
     for c in changes:
         counts[c["kind"]] += 1

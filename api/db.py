@@ -27,7 +27,7 @@ class DatabaseError(RuntimeError):
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Cursorish(Protocol):
 class Transaction:
     """The handle a `with db.transaction()` block gets: run statements, read rows as dicts."""
 
-    def __init__(self, conn: Any, dialect: "Dialect") -> None:
+    def __init__(self, conn: Any, dialect: Dialect) -> None:
         self._conn = conn
         self._dialect = dialect
 
@@ -118,12 +118,12 @@ class Database:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Database":
+    def from_settings(cls, settings: Settings) -> Database:
         url = settings.database_url.strip()
         if not url:
             return cls("sqlite:///" + str(settings.home / SQLITE_FILENAME), settings.home / SQLITE_FILENAME)
         if url.startswith("sqlite:///"):
-            return cls(url, Path(url[len("sqlite:///"):]).expanduser())
+            return cls(url, Path(url[len("sqlite:///") :]).expanduser())
         if url.startswith(("postgresql://", "postgres://")):
             return cls(url)
         raise DatabaseError(f"无法识别的数据库地址：{url}（支持 sqlite:///文件路径 或 postgresql://…）")
@@ -137,8 +137,9 @@ class Database:
     # -- connections ------------------------------------------------------------------------------------------------
 
     def _open_sqlite(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.sqlite_path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            self.sqlite_path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: a commit that was acknowledged survives a power cut, not only a killed process.
@@ -209,8 +210,10 @@ class Database:
             raise DatabaseError("迁移编号必须唯一且递增")
         applied_now = []
         with self.transaction() as tx:
-            tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                       "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
         for migration in migrations:
             with self.transaction() as tx:
                 if self.dialect.name == "postgresql":
@@ -220,8 +223,10 @@ class Database:
                     continue
                 for statement in migration.statements:
                     tx.execute(self.dialect.ddl(statement))
-                tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                           (migration.number, migration.name, utc_now()))
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.number, migration.name, utc_now()),
+                )
                 applied_now.append(migration.number)
         return applied_now
 

@@ -175,8 +175,9 @@ class JobRunner:
                 return
             last["at"] = now
             eta = getattr(progress, "eta_s", None)
-            if self.store.jobs.progress(job.id, done, total, float(getattr(progress, "rate", 0.0) or 0.0),
-                                        None if eta is None else float(eta)):
+            if self.store.jobs.progress(
+                job.id, done, total, float(getattr(progress, "rate", 0.0) or 0.0), None if eta is None else float(eta)
+            ):
                 raise JobCancelled()
 
         return report
@@ -184,14 +185,26 @@ class JobRunner:
     def _run_bulk(self, job: Job) -> tuple[dict, int]:
         from inference.bulk import BulkOptions, run_bulk
         from inference.bulk.checkpoint import CheckpointError
+        from training.distill import ensure_static_encoder
 
         known = {f.name for f in dataclasses.fields(BulkOptions)}
         options = BulkOptions(**{k: v for k, v in job.options.items() if k in known})
         matcher = self.pool.get(job.catalog_version or None)
         if options.fast:
             self._prepare_static_vectors(job, matcher)
-        run = lambda resume: run_bulk(Path(job.input_path), Path(job.output_path), options, self.settings,  # noqa: E731
-                                      matcher=matcher, progress=self._progress_callback(job), resume=resume)
+
+        def run(resume: bool):
+            return run_bulk(
+                Path(job.input_path),
+                Path(job.output_path),
+                options,
+                self.settings,
+                matcher=matcher,
+                progress=self._progress_callback(job),
+                resume=resume,
+                static_source=ensure_static_encoder,
+            )
+
         notes = []
         try:
             result = run(job.resume)
@@ -204,28 +217,36 @@ class JobRunner:
             result = run(False)
         job_dir = Path(job.input_path).parent
         files = [file_entry(result.output, "output", "匹配结果", job_dir)]
-        for path, kind, label in ((result.report, "report", "分析报告"),
-                                  (result.report_json, "report_json", "报告数据（JSON）")):
+        for path, kind, label in (
+            (result.report, "report", "分析报告"),
+            (result.report_json, "report_json", "报告数据（JSON）"),
+        ):
             if path:
                 files.append(file_entry(path, kind, label, job_dir))
         for chart in result.charts:
             files.append(file_entry(chart, "chart", _chart_label(Path(chart)), job_dir))
-        summary = {"rows": result.rows, "errors": result.errors, "columns": _jsonable(result.columns),
-                   "notes": notes + [str(n) for n in result.notes if n]}
+        summary = {
+            "rows": result.rows,
+            "errors": result.errors,
+            "columns": _jsonable(result.columns),
+            "notes": notes + [str(n) for n in result.notes if n],
+        }
         report_text = _report_text(result.report, job_dir)
         if report_text:
             summary["report_text"] = report_text
         return {"files": [f for f in files if f], "summary": summary}, int(result.rows or 0)
 
-    def _prepare_static_vectors(self, job: Job, matcher) -> None:
-        """Distil the static vectors up front when this model has none yet (minutes, once per model), saying
-        so on the job, so its row count does not sit at zero without a word."""
+    def _prepare_static_vectors(self, job: Job, matcher):
+        """The static vectors, distilled up front when this model has none yet (minutes, once per model), saying
+        so on the job, so its row count does not sit at zero without a word. None for a lexical-only matcher."""
         if matcher.embedder is None:
-            return
+            return None
         from training.distill import ensure_static_encoder
 
         try:
-            ensure_static_encoder(matcher, report=lambda message: self.store.jobs.set_stage(job.id, message.strip()))
+            return ensure_static_encoder(
+                matcher, report=lambda message: self.store.jobs.set_stage(job.id, message.strip())
+            )
         finally:
             self.store.jobs.set_stage(job.id, "")
 
@@ -236,9 +257,9 @@ class JobRunner:
         items = read_items(Path(job.input_path))
         callback = self._progress_callback(job)
         callback(_Progress(0, len(items)))
-        self._prepare_static_vectors(job, matcher)  # merge_items embeds items with them
+        static = self._prepare_static_vectors(job, matcher)  # merge_items embeds items with them
         options = {k: v for k, v in job.options.items() if k in MERGE_OPTIONS}
-        result = merge_items(items, matcher, **options)
+        result = merge_items(items, matcher, static=static, **options)
         if self._stop.is_set():
             raise JobInterrupted()
         write_merge(result, Path(job.output_path))
@@ -246,8 +267,10 @@ class JobRunner:
         groups = [_group_dict(g) for g in result.groups]
         groups_path = job_dir / "groups.json"
         groups_path.write_text(json.dumps(groups, ensure_ascii=False), encoding="utf-8")
-        files = [file_entry(Path(job.output_path), "output", "归并建议", job_dir),
-                 file_entry(groups_path, "groups", "分组数据", job_dir)]
+        files = [
+            file_entry(Path(job.output_path), "output", "归并建议", job_dir),
+            file_entry(groups_path, "groups", "分组数据", job_dir),
+        ]
         multi = sum(1 for g in groups if len(g["members"]) > 1)
         summary = {"rows": len(items), "groups": len(groups), "merged_groups": multi}
         callback(_Progress(len(items), len(items)))
@@ -265,19 +288,34 @@ class _Progress:
 def _entry_brief(entry: DutyEntry | None) -> dict | None:
     if entry is None:
         return None
-    return {"id": entry.id, "name": entry.name, "list_type": entry.list_type.value, "office": entry.office,
-            "department": entry.department}
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "list_type": entry.list_type.value,
+        "office": entry.office,
+        "department": entry.department,
+    }
 
 
 def _group_dict(group: Any) -> dict:
     """A merge group as the 归并 page reads it: members with their own similarity, and the nearest entry."""
-    members = [{"id": str(m.item.id), "text": m.item.text, "township": m.item.township,
-                "similarity": round(float(m.similarity), 4), "best_entry": _entry_brief(m.best_entry)}
-               for m in group.members]
+    members = [
+        {
+            "id": str(m.item.id),
+            "text": m.item.text,
+            "township": m.item.township,
+            "similarity": round(float(m.similarity), 4),
+            "best_entry": _entry_brief(m.best_entry),
+        }
+        for m in group.members
+    ]
     return {
-        "group_id": str(group.group_id), "proposed_name": group.proposed_name,
-        "cohesion": round(float(group.cohesion), 4), "nearest_entry": _entry_brief(group.nearest_entry),
-        "nearest_score": round(float(group.nearest_score or 0.0), 4), "verdict": str(group.verdict),
+        "group_id": str(group.group_id),
+        "proposed_name": group.proposed_name,
+        "cohesion": round(float(group.cohesion), 4),
+        "nearest_entry": _entry_brief(group.nearest_entry),
+        "nearest_score": round(float(group.nearest_score or 0.0), 4),
+        "verdict": str(group.verdict),
         "members": members,
     }
 
@@ -294,8 +332,11 @@ def _report_text(report: Any, job_dir: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-_CHART_WORDS = {"chart-office": "各承办机构工单量", "chart-monthly": "每月工单量（按清单类型）",
-                "chart-share": "配合履职 + 上级部门收回 所占比例"}
+_CHART_WORDS = {
+    "chart-office": "各承办机构工单量",
+    "chart-monthly": "每月工单量（按清单类型）",
+    "chart-share": "配合履职 + 上级部门收回 所占比例",
+}
 
 
 def _chart_label(path: Path) -> str:

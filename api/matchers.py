@@ -93,7 +93,9 @@ class MatcherPool:
                 inner = self._given_embedder
             else:
                 from models.embedder import load_embedder
+                from training.adapt import prepare_model
 
+                prepare_model(self.settings)  # the adapted default model is built here at first use (minutes)
                 inner = load_embedder(self.settings)
             self.embedder = inner
             catalog = resolve_catalog(self.settings.catalog, self.catalog_store)
@@ -113,8 +115,12 @@ class MatcherPool:
             return catalog
 
     def _build(self, catalog: Catalog) -> Matcher:
-        base = Matcher(catalog=catalog, embedder=self.embedder, settings=self.settings,
-                       fusion=fusion_with_examples(self.settings, catalog))
+        base = Matcher(
+            catalog=catalog,
+            embedder=self.embedder,
+            settings=self.settings,
+            fusion=fusion_with_examples(self.settings, catalog),
+        )
         examples = self._examples_for(catalog)
         return self._with_examples(base, examples) if examples else base
 
@@ -140,10 +146,14 @@ class MatcherPool:
     def state(self) -> PoolState:
         live = self._matchers.get(self.default_version)
         return PoolState(
-            ready=self.ready, error=self._error, default_version=self.default_version,
-            catalog_name=live.catalog.name if live else "", entries=len(live.catalog) if live else 0,
+            ready=self.ready,
+            error=self._error,
+            default_version=self.default_version,
+            catalog_name=live.catalog.name if live else "",
+            entries=len(live.catalog) if live else 0,
             model_version=self.embedder.identity if self.embedder else "",
-            learning_pending=self._learning_pending, learned=self._learned,
+            learning_pending=self._learning_pending,
+            learned=self._learned,
         )
 
     def resolve_version(self, version: str | None) -> str:

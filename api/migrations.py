@@ -5,8 +5,11 @@ from __future__ import annotations
 from api.db import Migration
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "users and sessions", (
-        """CREATE TABLE users (
+    Migration(
+        1,
+        "users and sessions",
+        (
+            """CREATE TABLE users (
             id {serial_pk},
             name TEXT NOT NULL UNIQUE,
             role TEXT NOT NULL,
@@ -14,16 +17,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             active INTEGER NOT NULL DEFAULT 1,
             created_at TEXT NOT NULL
         )""",
-        """CREATE TABLE sessions (
+            """CREATE TABLE sessions (
             token_hash TEXT PRIMARY KEY,
             user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
             created_at TEXT NOT NULL,
             expires_at TEXT NOT NULL
         )""",
-        "CREATE INDEX sessions_expires ON sessions (expires_at)",
-    )),
-    Migration(2, "reviews", (
-        """CREATE TABLE reviews (
+            "CREATE INDEX sessions_expires ON sessions (expires_at)",
+        ),
+    ),
+    Migration(
+        2,
+        "reviews",
+        (
+            """CREATE TABLE reviews (
             id {serial_pk},
             text TEXT NOT NULL,
             catalog_version TEXT NOT NULL,
@@ -45,11 +52,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             reviewed_at TEXT NOT NULL DEFAULT '',
             comment TEXT NOT NULL DEFAULT ''
         )""",
-        "CREATE INDEX reviews_queue ON reviews (status, tier, confidence, id)",
-        "CREATE INDEX reviews_reviewed_at ON reviews (reviewed_at)",
-    )),
-    Migration(3, "jobs", (
-        """CREATE TABLE jobs (
+            "CREATE INDEX reviews_queue ON reviews (status, tier, confidence, id)",
+            "CREATE INDEX reviews_reviewed_at ON reviews (reviewed_at)",
+        ),
+    ),
+    Migration(
+        3,
+        "jobs",
+        (
+            """CREATE TABLE jobs (
             id {serial_pk},
             kind TEXT NOT NULL,
             status TEXT NOT NULL,
@@ -71,11 +82,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             started_at TEXT NOT NULL DEFAULT '',
             finished_at TEXT NOT NULL DEFAULT ''
         )""",
-        "CREATE INDEX jobs_status ON jobs (status, id)",
-        "CREATE INDEX jobs_owner ON jobs (owner, id)",
-    )),
+            "CREATE INDEX jobs_status ON jobs (status, id)",
+            "CREATE INDEX jobs_owner ON jobs (owner, id)",
+        ),
+    ),
     # What a running job is doing before its rows move (e.g. distilling static vectors on first use).
-    Migration(4, "job stage", (
-        "ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''",
-    )),
+    Migration(4, "job stage", ("ALTER TABLE jobs ADD COLUMN stage TEXT NOT NULL DEFAULT ''",)),
 )

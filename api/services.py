@@ -7,12 +7,12 @@ from typing import Any
 
 from api.auth import LoginGuard
 from api.batcher import ClassifyBatcher
+from api.confirmed import confirmed_examples
 from api.jobs import JobRunner
 from api.matchers import MatcherPool
 from api.store import Store
 from corpus.schema import Catalog
 from lvzhi.config import Settings
-from training.examples import stored_examples
 
 
 @dataclass
@@ -25,13 +25,13 @@ class Services:
     login_guard: LoginGuard = field(default_factory=LoginGuard)
 
     @classmethod
-    def create(cls, settings: Settings, embedder: Any = None) -> "Services":
+    def create(cls, settings: Settings, embedder: Any = None) -> Services:
         store = Store.open(settings)
 
         def examples_for(catalog: Catalog) -> dict[str, list[str]]:
             # The same confirmed texts `lvzhi classify` and `lvzhi bulk` put in their index (reviews from this
             # database, `lvzhi train` examples, carried across list versions), so the web and the CLI agree.
-            return stored_examples(settings, catalog)
+            return confirmed_examples(settings, catalog)
 
         pool = MatcherPool(settings, examples_for=examples_for, embedder=embedder)
         return cls(settings, store, pool, ClassifyBatcher(), JobRunner(settings, store, pool))

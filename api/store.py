@@ -41,8 +41,14 @@ class User:
         return self.active and ROLES.index(self.role) >= ROLES.index(needed)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "role": self.role, "role_label": self.role_label,
-                "active": self.active, "created_at": self.created_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "role_label": self.role_label,
+            "active": self.active,
+            "created_at": self.created_at,
+        }
 
 
 def _user(row: dict) -> User:
@@ -67,15 +73,19 @@ class UserRepo:
         with self._db.transaction() as tx:
             if tx.scalar("SELECT COUNT(*) FROM users WHERE name = ?", (name,)):
                 raise UserExistsError(f"用户「{name}」已存在")
-            row = tx.one("INSERT INTO users (name, role, password_hash, active, created_at) VALUES (?, ?, ?, 1, ?) "
-                         "RETURNING id, name, role, active, created_at", (name, role, password_hash, utc_now()))
+            row = tx.one(
+                "INSERT INTO users (name, role, password_hash, active, created_at) VALUES (?, ?, ?, 1, ?) "
+                "RETURNING id, name, role, active, created_at",
+                (name, role, password_hash, utc_now()),
+            )
         return _user(row)
 
     def credentials(self, name: str) -> tuple[User, str] | None:
         """The user and their stored password hash, for checking a login."""
         with self._db.transaction(write=False) as tx:
-            row = tx.one("SELECT id, name, role, active, created_at, password_hash FROM users WHERE name = ?",
-                         (name.strip(),))
+            row = tx.one(
+                "SELECT id, name, role, active, created_at, password_hash FROM users WHERE name = ?", (name.strip(),)
+            )
         return None if row is None else (_user(row), row["password_hash"])
 
     def get(self, name: str) -> User | None:
@@ -86,8 +96,9 @@ class UserRepo:
         with self._db.transaction(write=False) as tx:
             return [_user(r) for r in tx.all("SELECT id, name, role, active, created_at FROM users ORDER BY id")]
 
-    def update(self, name: str, *, role: str | None = None, password_hash: str | None = None,
-               active: bool | None = None) -> User | None:
+    def update(
+        self, name: str, *, role: str | None = None, password_hash: str | None = None, active: bool | None = None
+    ) -> User | None:
         with self._db.transaction() as tx:
             if role is not None:
                 tx.execute("UPDATE users SET role = ? WHERE name = ?", (check_role(role), name))
@@ -114,15 +125,20 @@ class SessionRepo:
         now = utc_now()
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-            tx.execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                       (token_hash, user_id, now, expires_at))
+            tx.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (token_hash, user_id, now, expires_at),
+            )
 
     def user_for(self, token_hash: str) -> tuple[User, str] | None:
         """The active user a live session belongs to, and when it expires; None for unknown or expired tokens."""
         with self._db.transaction(write=False) as tx:
-            row = tx.one("SELECT u.id, u.name, u.role, u.active, u.created_at, s.expires_at FROM sessions s "
-                         "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ? "
-                         "AND u.active = 1", (token_hash, utc_now()))
+            row = tx.one(
+                "SELECT u.id, u.name, u.role, u.active, u.created_at, s.expires_at FROM sessions s "
+                "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ? "
+                "AND u.active = 1",
+                (token_hash, utc_now()),
+            )
         return None if row is None else (_user(row), row["expires_at"])
 
     def delete(self, token_hash: str) -> None:
@@ -141,7 +157,7 @@ class Store:
         self.jobs = JobRepo(db)
 
     @classmethod
-    def open(cls, settings: Settings) -> "Store":
+    def open(cls, settings: Settings) -> Store:
         db = Database.from_settings(settings)
         db.migrate(MIGRATIONS)
         return cls(db)
@@ -153,17 +169,19 @@ class Store:
 def export_rows(store: Store) -> list[dict]:
     rows = []
     for r in store.reviews.decided():
-        rows.append({
-            "内容": r.text,
-            "决定": DECISION_LABELS[r.decision],
-            "建议事项序号": r.suggested_id,
-            "最终事项序号": r.final_id,
-            "审核人": r.reviewer,
-            "审核时间": r.reviewed_at,
-            "意见": r.comment,
-            "清单版本": r.catalog_version,
-            "模型版本": r.model_version,
-        })
+        rows.append(
+            {
+                "内容": r.text,
+                "决定": DECISION_LABELS[r.decision],
+                "建议事项序号": r.suggested_id,
+                "最终事项序号": r.final_id,
+                "审核人": r.reviewer,
+                "审核时间": r.reviewed_at,
+                "意见": r.comment,
+                "清单版本": r.catalog_version,
+                "模型版本": r.model_version,
+            }
+        )
     return rows
 
 

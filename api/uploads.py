@@ -36,8 +36,10 @@ LINE_LIMIT_FACTOR = 4
 KIND_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "docx": ".docx", "xls": ".xls"}
 KIND_LABEL = {"csv": "CSV", "xlsx": "XLSX", "json": "JSON", "docx": "Word（DOCX）", "xls": "XLS"}
 # Both are zip packages; the part that makes each what it is.
-ZIP_MAIN_PART = {"xlsx": ("xl/workbook", "这个压缩文件不是 Excel 工作簿（缺少工作簿部件），请上传 .xlsx 文件"),
-                 "docx": ("word/document", "这个压缩文件不是 Word 文档（缺少正文部件），请上传 .docx 文件")}
+ZIP_MAIN_PART = {
+    "xlsx": ("xl/workbook", "这个压缩文件不是 Excel 工作簿（缺少工作簿部件），请上传 .xlsx 文件"),
+    "docx": ("word/document", "这个压缩文件不是 Word 文档（缺少正文部件），请上传 .docx 文件"),
+}
 
 
 class UploadRejected(Exception):
@@ -58,8 +60,16 @@ class SavedUpload:
 
 def _claimed_kind(name: str) -> str | None:
     suffix = Path(name).suffix.lower()
-    return {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".json": "json",
-            ".docx": "docx", ".xls": "xls"}.get(suffix)
+    return {
+        ".csv": "csv",
+        ".txt": "csv",
+        ".tsv": "csv",
+        ".xlsx": "xlsx",
+        ".xlsm": "xlsx",
+        ".json": "json",
+        ".docx": "docx",
+        ".xls": "xls",
+    }.get(suffix)
 
 
 def sniff_kind(head: bytes, claimed: str | None = None) -> str:
@@ -70,8 +80,9 @@ def sniff_kind(head: bytes, claimed: str | None = None) -> str:
         if claimed == "xls":
             return "xls"  # an Office binary named .xls; check_xls opens it to be sure
         raise UploadRejected(415, "这是旧版 Office 二进制文件（如 .doc），请另存为 .xlsx、.docx 或 .csv 后再上传")
-    if head.startswith((b"%PDF", b"\x7fELF", b"MZ", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"Rar!", b"\x1f\x8b",
-                        b"7z\xbc\xaf")):
+    if head.startswith(
+        (b"%PDF", b"\x7fELF", b"MZ", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"Rar!", b"\x1f\x8b", b"7z\xbc\xaf")
+    ):
         raise UploadRejected(415, "文件内容不是表格（CSV/XLSX），请检查是否选错了文件")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
         raise UploadRejected(415, "文件含有二进制内容（或为 UTF-16 编码），请另存为 UTF-8 或 GBK 编码的 CSV，或 XLSX")
@@ -93,8 +104,11 @@ def check_kind(head: bytes, original_name: str, allowed: tuple[str, ...]) -> str
     claimed = _claimed_kind(original_name)
     kind = sniff_kind(head, claimed)
     if claimed and claimed != kind:
-        raise UploadRejected(415, f"文件名「{original_name}」表明是 {KIND_LABEL[claimed]}，但内容是 {KIND_LABEL[kind]}；"
-                                  "请确认文件没有被改过扩展名")
+        raise UploadRejected(
+            415,
+            f"文件名「{original_name}」表明是 {KIND_LABEL[claimed]}，但内容是 {KIND_LABEL[kind]}；"
+            "请确认文件没有被改过扩展名",
+        )
     if kind not in allowed:
         wanted = "、".join(KIND_LABEL[k] for k in allowed)
         raise UploadRejected(415, f"这里只接受 {wanted} 文件（收到的是 {KIND_LABEL[kind]}）")
@@ -121,14 +135,22 @@ def check_zip(path: Path, kind: str = "xlsx") -> None:
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_CHECK_ABOVE and ratio > MAX_MEMBER_RATIO:
-            raise UploadRejected(422, f"{label} 文件中的「{info.filename}」解压后会膨胀 {ratio:.0f} 倍"
-                                      f"（{info.file_size / 2**20:.0f} MB），疑似压缩炸弹，已拒绝")
+            raise UploadRejected(
+                422,
+                f"{label} 文件中的「{info.filename}」解压后会膨胀 {ratio:.0f} 倍"
+                f"（{info.file_size / 2**20:.0f} MB），疑似压缩炸弹，已拒绝",
+            )
         if info.filename.endswith("sharedStrings.xml") and info.file_size > MAX_SHARED_STRINGS_BYTES:
-            raise UploadRejected(422, f"XLSX 文件的共享文本部件解压后达 {info.file_size / 2**20:.0f} MB，超出处理能力，"
-                                      "请改存为 CSV 后上传")
+            raise UploadRejected(
+                422,
+                f"XLSX 文件的共享文本部件解压后达 {info.file_size / 2**20:.0f} MB，超出处理能力，请改存为 CSV 后上传",
+            )
     if total > MAX_UNZIPPED_BYTES:
-        raise UploadRejected(422, f"{label} 文件解压后共 {total / 2**30:.1f} GB，超出上限 {MAX_UNZIPPED_BYTES / 2**30:.0f} GB；"
-                                  "请拆分文件或改存为 CSV")
+        raise UploadRejected(
+            422,
+            f"{label} 文件解压后共 {total / 2**30:.1f} GB，超出上限 {MAX_UNZIPPED_BYTES / 2**30:.0f} GB；"
+            "请拆分文件或改存为 CSV",
+        )
 
 
 def check_csv(path: Path) -> int:
@@ -145,8 +167,11 @@ def check_csv(path: Path) -> int:
             while raw := fh.readline(line_limit + 1):
                 number += 1
                 if len(raw) > line_limit:
-                    raise UploadRejected(422, f"CSV 第 {number} 行超过 {line_limit} 字节（单元格过长），无法处理；"
-                                              "请检查文件是否完整、分隔符是否正确")
+                    raise UploadRejected(
+                        422,
+                        f"CSV 第 {number} 行超过 {line_limit} 字节（单元格过长），无法处理；"
+                        "请检查文件是否完整、分隔符是否正确",
+                    )
                 yield decoder.decode(raw)
             if tail := decoder.decode(b"", final=True):
                 yield tail
@@ -157,7 +182,9 @@ def check_csv(path: Path) -> int:
         for _ in reader:
             rows += 1
     except csv.Error as exc:
-        raise UploadRejected(422, f"CSV 第 {reader.line_num} 行无法解析：有单元格超过 {cell_limit} 个字符或引号不成对（{exc}）") from None
+        raise UploadRejected(
+            422, f"CSV 第 {reader.line_num} 行无法解析：有单元格超过 {cell_limit} 个字符或引号不成对（{exc}）"
+        ) from None
     return max(rows - 1, 0)
 
 
@@ -217,8 +244,9 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def receive_upload(request: Request, dest_stem: Path, max_bytes: int,
-                         allowed: tuple[str, ...] = ("csv", "xlsx", "xls")) -> SavedUpload:
+async def receive_upload(
+    request: Request, dest_stem: Path, max_bytes: int, allowed: tuple[str, ...] = ("csv", "xlsx", "xls")
+) -> SavedUpload:
     """Stream the request's file to `dest_stem` + the right suffix.
 
     Accepts either a raw body (file name in `?filename=` or an X-Filename header, URL-encoded) or
@@ -253,8 +281,16 @@ async def receive_upload(request: Request, dest_stem: Path, max_bytes: int,
 async def _receive_multipart(request: Request, boundary: bytes, sink: _DiskSink) -> tuple[str, dict[str, str]]:
     if not boundary:
         raise UploadRejected(400, "multipart 请求缺少 boundary")
-    state = {"header_field": b"", "header_value": b"", "headers": {}, "is_file": False, "name": "",
-             "filename": None, "field": b"", "files": 0}
+    state = {
+        "header_field": b"",
+        "header_value": b"",
+        "headers": {},
+        "is_file": False,
+        "name": "",
+        "filename": None,
+        "field": b"",
+        "files": 0,
+    }
     fields: dict[str, str] = {}
     filename_holder: list[str] = []
 
@@ -294,11 +330,18 @@ async def _receive_multipart(request: Request, boundary: bytes, sink: _DiskSink)
         if not state["is_file"] and state["name"]:
             fields[state["name"]] = state["field"].decode("utf-8", "replace")
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_part_end": on_part_end,
-    })
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     async for chunk in _body(request):
         parser.write(chunk)
     parser.finalize()

@@ -99,8 +99,13 @@ def start_server(home: str | None) -> tuple[subprocess.Popen, str, Path]:
     if home:
         env["LVZHI_HOME"] = home
     log = Path(tempfile.mkstemp(prefix="lvzhi-api-load-", suffix=".log")[1])
-    proc = subprocess.Popen([sys.executable, "-m", "lvzhi.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lvzhi.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -143,9 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         for clients in levels:
             level = asyncio.run(run_level(url, texts, clients, args.requests, args.max_seconds))
             results.append(level)
-            print(f"{clients:>3} 个并发：p50 {level['p50_ms']} ms，p99 {level['p99_ms']} ms，"
-                  f"{level['requests_per_s']} 请求/秒（{level['requests']} 次，错误 {level['errors']}，"
-                  f"每次模型调用 {level['texts_per_model_call']} 条）", flush=True)
+            print(
+                f"{clients:>3} 个并发：p50 {level['p50_ms']} ms，p99 {level['p99_ms']} ms，"
+                f"{level['requests_per_s']} 请求/秒（{level['requests']} 次，错误 {level['errors']}，"
+                f"每次模型调用 {level['texts_per_model_call']} 条）",
+                flush=True,
+            )
     finally:
         if proc is not None:
             proc.terminate()
@@ -153,9 +161,15 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    summary = {"bench": "api_classify_load", "url": url, "cpu_count": os.cpu_count(),
-               "model": health.get("model_version"), "catalog": health.get("default_version"),
-               "entries": health.get("entries"), "levels": results}
+    summary = {
+        "bench": "api_classify_load",
+        "url": url,
+        "cpu_count": os.cpu_count(),
+        "model": health.get("model_version"),
+        "catalog": health.get("default_version"),
+        "entries": health.get("entries"),
+        "levels": results,
+    }
     print(json.dumps(summary, ensure_ascii=False))
     return 0 if all(r["errors"] == 0 for r in results) else 1
 

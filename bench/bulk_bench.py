@@ -46,8 +46,11 @@ def labelled_paths() -> tuple[Path, Path, str]:
     ref = DATA / "labelled" / "reference_items.csv", DATA / "labelled" / "reference_gold.csv"
     if ref[0].exists() and ref[1].exists():
         return ref[0], ref[1], ""
-    return DATA / "other_township" / "items.csv", DATA / "other_township" / "gold.csv", str(
-        DATA / "other_township" / "catalog.csv")
+    return (
+        DATA / "other_township" / "items.csv",
+        DATA / "other_township" / "gold.csv",
+        str(DATA / "other_township" / "catalog.csv"),
+    )
 
 
 def peak_rss_mb() -> float:
@@ -68,17 +71,16 @@ def prefix_file(src: Path, rows: int, dest: Path) -> Path:
 
 
 def child_run(args: argparse.Namespace) -> dict:
+    from api.confirmed import ready_matcher
     from inference.bulk import BulkOptions, run_bulk
     from inference.fast import CascadePolicy
-    from inference.loader import load_matcher
     from lvzhi.config import load_settings
+    from training.distill import ensure_static_encoder
 
     settings = load_settings()
     t0 = time.perf_counter()
-    matcher = load_matcher(settings, dense=args.mode != "lexical")
-    if args.mode in ("fast", "static"):
-        from training.distill import ensure_static_encoder
-
+    matcher = ready_matcher(settings, dense=args.mode != "lexical")
+    if args.mode in ("fast", "static") and matcher.embedder is not None:
         ensure_static_encoder(matcher)  # distilled once per model; not part of the timed run
     load_s = time.perf_counter() - t0
     options = BulkOptions(chunk_rows=args.chunk_rows, fast=args.mode != "full")
@@ -86,23 +88,31 @@ def child_run(args: argparse.Namespace) -> dict:
         options.fast_policy = CascadePolicy(margin_below=-1.0, route_out_of_list=False)
     out = Path(args.out)
     t0 = time.perf_counter()
-    result = run_bulk(Path(args.input), out, options, settings, matcher=matcher)
+    result = run_bulk(Path(args.input), out, options, settings, matcher=matcher, static_source=ensure_static_encoder)
     elapsed = time.perf_counter() - t0
     report = json.loads(result.report_json.read_text(encoding="utf-8"))
-    return {"mode": args.mode, "rows": result.rows, "errors": result.errors, "seconds": round(elapsed, 2),
-            "rows_per_s": round(result.rows / elapsed, 1), "transformer_rows": report["transformer_rows"],
-            "load_s": round(load_s, 1), "peak_rss_mb": round(peak_rss_mb(), 1), "output": str(out)}
+    return {
+        "mode": args.mode,
+        "rows": result.rows,
+        "errors": result.errors,
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(result.rows / elapsed, 1),
+        "transformer_rows": report["transformer_rows"],
+        "load_s": round(load_s, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "output": str(out),
+    }
 
 
 def child_rowwise(args: argparse.Namespace) -> dict:
+    from api.confirmed import ready_matcher
     from corpus.tables import open_table
     from inference.bulk.columns import detect_columns
     from inference.bulk.rowtext import row_text
-    from inference.loader import load_matcher
     from lvzhi.config import load_settings
 
     settings = load_settings()
-    matcher = load_matcher(settings)
+    matcher = ready_matcher(settings)
     table = open_table(Path(args.input))
     cols = detect_columns(table.headers, [])
     texts = []
@@ -131,25 +141,30 @@ def child_rowwise(args: argparse.Namespace) -> dict:
     rowwise_1t_s = time.perf_counter() - t0
     torch.set_num_threads(threads)
     same = sum(a.best.entry.id == b.best.entry.id for a, b in zip(one_by_one, batched))
-    return {"mode": "rowwise", "rows": len(texts), "torch_threads": threads,
-            "rowwise_rows_per_s": round(len(texts) / rowwise_s, 2),
-            "rowwise_1thread_rows_per_s": round(len(texts) / rowwise_1t_s, 2),
-            "batched_rows_per_s": round(len(texts) / batched_s, 2), "same_answer": same,
-            "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "mode": "rowwise",
+        "rows": len(texts),
+        "torch_threads": threads,
+        "rowwise_rows_per_s": round(len(texts) / rowwise_s, 2),
+        "rowwise_1thread_rows_per_s": round(len(texts) / rowwise_1t_s, 2),
+        "batched_rows_per_s": round(len(texts) / batched_s, 2),
+        "same_answer": same,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 def child_accuracy(args: argparse.Namespace) -> dict:
+    from api.confirmed import ready_matcher
     from corpus.importer import import_catalog
     from inference.evaluate import load_labelled, score
     from inference.fast import CascadePolicy, FastCascade
-    from inference.loader import load_matcher
     from lvzhi.config import load_settings
     from training.distill import ensure_static_encoder
 
     items_path, gold_path, catalog_path = labelled_paths()
     settings = load_settings()
     catalog = import_catalog([Path(catalog_path)]) if catalog_path else None
-    matcher = load_matcher(settings, catalog)
+    matcher = ready_matcher(settings, catalog)
     items = load_labelled(items_path, gold_path)
     texts = [i.text for i in items]
     full = matcher.match(texts, top_k=5)
@@ -170,14 +185,22 @@ def child_accuracy(args: argparse.Namespace) -> dict:
         policy = CascadePolicy(margin_below=margin, route_out_of_list=default.route_out_of_list)
         routed = [policy.unsure(m) for m in first]
         mixed = [f if r else s for f, s, r in zip(full, first, routed)]
-        curve.append({"margin_below": margin, "routed_share": round(sum(routed) / len(routed), 4),
-                      "top1": top1(mixed)})
+        curve.append({"margin_below": margin, "routed_share": round(sum(routed) / len(routed), 4), "top1": top1(mixed)})
     fast = cascade.match(texts, top_k=5)
-    return {"mode": "accuracy", "labelled_set": str(items_path.relative_to(ROOT)), "n": len(items),
-            "bfloat16": bfloat16, "top1_full": top1(full), "top1_full_float32": top1(full_float32),
-            "top1_fast": top1(fast.matches), "top1_static": top1(first),
-            "top1_lexical": top1(lexical),
-            "fast_routed_share": round(fast.routed_count / len(texts), 4), "policy": repr(default), "curve": curve}
+    return {
+        "mode": "accuracy",
+        "labelled_set": str(items_path.relative_to(ROOT)),
+        "n": len(items),
+        "bfloat16": bfloat16,
+        "top1_full": top1(full),
+        "top1_full_float32": top1(full_float32),
+        "top1_fast": top1(fast.matches),
+        "top1_static": top1(first),
+        "top1_lexical": top1(lexical),
+        "fast_routed_share": round(fast.routed_count / len(texts), 4),
+        "policy": repr(default),
+        "curve": curve,
+    }
 
 
 # -- driver --------------------------------------------------------------------------------------------------------
@@ -185,8 +208,9 @@ def child_accuracy(args: argparse.Namespace) -> dict:
 
 def run_child(child: str, env: dict[str, str] | None = None, **kw) -> dict:
     cmd = [sys.executable, __file__, "--child", child] + [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{child} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -200,8 +224,11 @@ def main() -> None:
     p.add_argument("--rowwise-rows", type=int, default=150, help="tickets for the one-at-a-time baseline")
     p.add_argument("--chunk-rows", type=int, default=2000)
     p.add_argument("--workdir", type=Path, help="where the export and outputs go (default: a temp folder)")
-    p.add_argument("--skip", default="",
-                   help="comma-separated modes to skip: lexical,static,fast,full,full_float32,rowwise,accuracy")
+    p.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated modes to skip: lexical,static,fast,full,full_float32,rowwise,accuracy",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--input", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -227,16 +254,27 @@ def main() -> None:
         return src if rows in (0, args.rows) else prefix_file(src, rows, work / f"{name}.csv")
 
     results: dict[str, dict] = {}
-    runs = (("lexical_tenth", "lexical", args.rows // 10), ("lexical", "lexical", 0), ("static", "static", 0),
-            ("fast", "fast", args.fast_rows), ("full", "full", args.full_rows),
-            ("full_float32", "full", args.full_rows))
+    runs = (
+        ("lexical_tenth", "lexical", args.rows // 10),
+        ("lexical", "lexical", 0),
+        ("static", "static", 0),
+        ("fast", "fast", args.fast_rows),
+        ("full", "full", args.full_rows),
+        ("full_float32", "full", args.full_rows),
+    )
     for name, mode, rows in runs:
         if mode in skip or name in skip:
             continue
         log(f"running {name} …")
         env = {"LVZHI_PRECISION": "float32"} if name.endswith("float32") else None
-        results[name] = run_child("run", env=env, mode=mode, input=part(rows, f"first-{rows}"),
-                                  out=work / f"out-{name}.csv", chunk_rows=args.chunk_rows)
+        results[name] = run_child(
+            "run",
+            env=env,
+            mode=mode,
+            input=part(rows, f"first-{rows}"),
+            out=work / f"out-{name}.csv",
+            chunk_rows=args.chunk_rows,
+        )
         log(f"  {results[name]}")
     if "rowwise" not in skip:
         log("running rowwise baseline …")
@@ -247,16 +285,30 @@ def main() -> None:
         results["accuracy"] = run_child("accuracy")
         log(f"  {json.dumps(results['accuracy'], ensure_ascii=False)}")
 
-    summary: dict = {"bench": "bulk", "rows_generated": args.rows, "threads": os.environ.get("LVZHI_THREADS", "0"),
-                     "cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}
+    summary: dict = {
+        "bench": "bulk",
+        "rows_generated": args.rows,
+        "threads": os.environ.get("LVZHI_THREADS", "0"),
+        "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
     for name in ("lexical_tenth", "lexical", "static", "fast", "full", "full_float32"):
         if name in results:
             r = results[name]
             summary[name] = {k: r[k] for k in ("rows", "rows_per_s", "peak_rss_mb", "transformer_rows", "seconds")}
     if "rowwise" in results:
         rw = results["rowwise"]
-        summary["rowwise"] = {k: rw[k] for k in ("rows", "torch_threads", "rowwise_rows_per_s",
-                                                  "rowwise_1thread_rows_per_s", "batched_rows_per_s", "same_answer")}
+        summary["rowwise"] = {
+            k: rw[k]
+            for k in (
+                "rows",
+                "torch_threads",
+                "rowwise_rows_per_s",
+                "rowwise_1thread_rows_per_s",
+                "batched_rows_per_s",
+                "same_answer",
+            )
+        }
         best_rowwise = max(rw["rowwise_rows_per_s"], rw["rowwise_1thread_rows_per_s"])
         if "full" in results:
             summary["full_vs_rowwise"] = round(results["full"]["rows_per_s"] / best_rowwise, 2)

@@ -29,12 +29,15 @@ from torch.profiler import ProfilerActivity, profile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from api.confirmed import ready_matcher  # noqa: E402
 from bench.hotline_tickets import generate  # noqa: E402
-from inference.loader import load_matcher  # noqa: E402
 from lvzhi.config import load_settings  # noqa: E402
 
-KINDS = {"linear": ("aten::addmm", "aten::mm", "aten::bmm"), "attention": ("scaled_dot_product",),
-         "casts": ("aten::copy_", "aten::_to_copy")}
+KINDS = {
+    "linear": ("aten::addmm", "aten::mm", "aten::bmm"),
+    "attention": ("scaled_dot_product",),
+    "casts": ("aten::copy_", "aten::_to_copy"),
+}
 
 
 def kind_of(op_name: str) -> str:
@@ -83,9 +86,14 @@ def profile_by_kind(encode, texts: list[str], batch_size: int) -> dict[str, dict
         seconds[kind] = seconds.get(kind, 0.0) + event.self_cpu_time_total / 1e6
         flops[kind] = flops.get(kind, 0.0) + float(event.flops or 0)
     total = sum(seconds.values())
-    return {kind: {"share": round(s / total, 3), "seconds": round(s, 2),
-                   "gflop_per_s": round(flops[kind] / s / 1e9, 1) if flops[kind] and s else None}
-            for kind, s in sorted(seconds.items(), key=lambda kv: -kv[1])}
+    return {
+        kind: {
+            "share": round(s / total, 3),
+            "seconds": round(s, 2),
+            "gflop_per_s": round(flops[kind] / s / 1e9, 1) if flops[kind] and s else None,
+        }
+        for kind, s in sorted(seconds.items(), key=lambda kv: -kv[1])
+    }
 
 
 def main() -> None:
@@ -95,13 +103,15 @@ def main() -> None:
     args = p.parse_args()
 
     settings = load_settings()
-    matcher = load_matcher(settings)
+    matcher = ready_matcher(settings)
     embedder = matcher.embedder
     encode = embedder.encode_queries
     texts = query_texts(matcher, args.tickets)
     limit = embedder.model.max_seq_length  # longer pastes are cut there, so they cost no more than that
-    tokens = [min(len(ids), limit)
-              for ids in embedder.model.tokenizer([embedder.query_prefix + t for t in texts])["input_ids"]]
+    tokens = [
+        min(len(ids), limit)
+        for ids in embedder.model.tokenizer([embedder.query_prefix + t for t in texts])["input_ids"]
+    ]
     encode(texts[:64], batch_size=settings.batch_size)  # warm-up: oneDNN builds its kernels on first use
     # Shortest first, as `lvzhi bulk` orders a chunk, so batches pad little.
     ordered = sorted(texts, key=len)
@@ -110,19 +120,27 @@ def main() -> None:
     kinds = profile_by_kind(encode, ordered, settings.batch_size)
     linear_share = kinds.get("linear", {}).get("share", 1.0)
     summary = {
-        "bench": "encode_profile", "model": embedder.identity, "bfloat16": embedder.bfloat16,
-        "torch_threads": torch.get_num_threads(), "texts": len(texts),
-        "mean_tokens": round(sum(tokens) / len(tokens), 1), "batch_size": settings.batch_size,
-        "batched_texts_per_s": round(batched, 1), "single_texts_per_s": round(single, 1),
-        "single_best_threads": single_threads, "batched_vs_single": round(batched / single, 2),
+        "bench": "encode_profile",
+        "model": embedder.identity,
+        "bfloat16": embedder.bfloat16,
+        "torch_threads": torch.get_num_threads(),
+        "texts": len(texts),
+        "mean_tokens": round(sum(tokens) / len(tokens), 1),
+        "batch_size": settings.batch_size,
+        "batched_texts_per_s": round(batched, 1),
+        "single_texts_per_s": round(single, 1),
+        "single_best_threads": single_threads,
+        "batched_vs_single": round(batched / single, 2),
         "by_kind": kinds,
         # Batched time shrunk to its linear layers alone, against one-at-a-time encoding as measured.
         "ceiling_linear_only_vs_single": round(batched / single / linear_share, 2),
     }
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     log(f"{len(texts)} distinct query texts, {summary['mean_tokens']} tokens on average, batch {settings.batch_size}")
-    log(f"batched {batched:.1f} texts/s, one per call {single:.1f} texts/s ({single_threads} thread(s)): "
-        f"{summary['batched_vs_single']}×")
+    log(
+        f"batched {batched:.1f} texts/s, one per call {single:.1f} texts/s ({single_threads} thread(s)): "
+        f"{summary['batched_vs_single']}×"
+    )
     for kind, row in kinds.items():
         rate = f", {row['gflop_per_s']} GFLOP/s" if row["gflop_per_s"] else ""
         log(f"  {kind:<10} {row['share']:>6.1%}  {row['seconds']:.2f} s{rate}")

@@ -34,8 +34,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from api.confirmed import ready_matcher  # noqa: E402
 from corpus.catalogs import load_reference_catalog  # noqa: E402
-from inference.loader import load_matcher  # noqa: E402
 from inference.merge import RawItem, merge_items, read_items  # noqa: E402
 from inference.merge.evaluate import gold_labels, read_gold, score_grouping  # noqa: E402
 from lvzhi.config import load_settings  # noqa: E402
@@ -52,9 +52,32 @@ BASELINE_DISTANCE = 0.9
 SWEEP_GRANULARITY = (0.0, 0.25, 0.5, 0.75, 1.0)
 SWEEP_BASELINE = (0.7, 0.8, 0.9, 0.95, 0.98)
 
-TOWNSHIPS = ["青石镇", "南湖乡", "东坪镇", "石桥镇", "白沙乡", "枫林街道", "青溪镇", "龙潭镇", "柳塘乡", "金竹镇",
-             "马坪乡", "桃源街道", "双河镇", "高桥镇", "黄土乡", "梅岭镇", "新安街道", "松柏乡", "清水镇", "凤凰镇",
-             "长岭乡", "杨柳镇", "白云街道", "莲花乡"]
+TOWNSHIPS = [
+    "青石镇",
+    "南湖乡",
+    "东坪镇",
+    "石桥镇",
+    "白沙乡",
+    "枫林街道",
+    "青溪镇",
+    "龙潭镇",
+    "柳塘乡",
+    "金竹镇",
+    "马坪乡",
+    "桃源街道",
+    "双河镇",
+    "高桥镇",
+    "黄土乡",
+    "梅岭镇",
+    "新安街道",
+    "松柏乡",
+    "清水镇",
+    "凤凰镇",
+    "长岭乡",
+    "杨柳镇",
+    "白云街道",
+    "莲花乡",
+]
 VILLAGES = ["新华", "红星", "光明", "和平", "团结", "永丰", "长兴", "胜利", "东风", "向阳", "幸福", "民主"]
 PREFIXES = ["", "", "", "", "做好", "开展", "组织", "负责", "协助", "落实", "督促", "全镇", "各村", "辖区内"]
 SUFFIXES = ["", "", "", "", "工作", "台账", "情况上报", "专项行动", "宣传", "检查", "（常态化）", "（每月）"]
@@ -67,14 +90,14 @@ def baseline_labels(texts: list[str], distance: float) -> list[int]:
     return model.fit_predict(x).tolist()
 
 
-def quality(matcher, lexical_matcher) -> dict:
+def quality(matcher, lexical_matcher, static) -> dict:
     out = {}
     for name, (items_path, gold_path) in SETS.items():
         items = read_items(items_path)
         gold = gold_labels(items, read_gold(gold_path))
         texts = [it.text for it in items]
         started = time.perf_counter()
-        result = merge_items(items, matcher)
+        result = merge_items(items, matcher, static=static)
         seconds = time.perf_counter() - started
         labels = result.labels()
         ours = score_grouping([labels[it.id] for it in items], gold).to_dict()
@@ -85,16 +108,23 @@ def quality(matcher, lexical_matcher) -> dict:
         transformer = score_grouping([tf_labels[it.id] for it in items], gold).to_dict()
         sweep_ours = {}
         for g in SWEEP_GRANULARITY:
-            lab = merge_items(items, matcher, granularity=g).labels()
+            lab = merge_items(items, matcher, granularity=g, static=static).labels()
             sweep_ours[g] = score_grouping([lab[it.id] for it in items], gold).to_dict()
         sweep_base = {d: score_grouping(baseline_labels(texts, d), gold).to_dict() for d in SWEEP_BASELINE}
-        out[name] = {"ours_default": ours, "ours_transformer": transformer, "ours_fast": fast,
-                     "baseline_default": base, "ours_seconds": round(seconds, 2),
-                     "sweep_ours_granularity": sweep_ours, "sweep_baseline_distance": sweep_base}
+        out[name] = {
+            "ours_default": ours,
+            "ours_transformer": transformer,
+            "ours_fast": fast,
+            "baseline_default": base,
+            "ours_seconds": round(seconds, 2),
+            "sweep_ours_granularity": sweep_ours,
+            "sweep_baseline_distance": sweep_base,
+        }
     return out
 
 
 # -- county generator -------------------------------------------------------------------------------------------
+
 
 def _task_phrases() -> list[str]:
     """Work-item phrases: clauses of the reference catalog's duty descriptions, plus the labelled items."""
@@ -137,19 +167,25 @@ def generate_county(n_townships: int, per_township: int, seed: int = 7) -> list[
     return items
 
 
-def scale(matcher, n_townships: int, per_township: int, item_vectors: str = "static") -> dict:
+def scale(matcher, n_townships: int, per_township: int, item_vectors: str = "static", static=None) -> dict:
     items = generate_county(n_townships, per_township)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    result = merge_items(items, matcher, item_vectors=item_vectors)
+    result = merge_items(items, matcher, item_vectors=item_vectors, static=static)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     t = result.timings
     encode = t.get("encode", 0.0)
     cross = sum(1 for g in result.groups if sum(1 for k in g.townships if k) > 1)
     return {
-        "items": len(items), "townships": n_townships, "distinct_texts": result.n_distinct,
-        "groups": len(result.groups), "singletons": result.singletons, "cross_township_groups": cross,
-        "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
-        "encode_seconds": round(encode, 1), "encode_share": round(encode / wall, 3) if wall else 0.0,
+        "items": len(items),
+        "townships": n_townships,
+        "distinct_texts": result.n_distinct,
+        "groups": len(result.groups),
+        "singletons": result.singletons,
+        "cross_township_groups": cross,
+        "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1),
+        "encode_seconds": round(encode, 1),
+        "encode_share": round(encode / wall, 3) if wall else 0.0,
         "encode_texts_per_second": round(result.n_distinct / encode, 1) if encode else None,
         "wall_seconds_without_encode": round(wall - encode, 1),
         "stages": {k: round(v, 2) for k, v in t.items()},
@@ -184,28 +220,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--json-out", type=Path)
-    ap.add_argument("--transformer-scale", action="store_true",
-                    help="also time the county with the transformer encoding every item (about four minutes)")
+    ap.add_argument(
+        "--transformer-scale",
+        action="store_true",
+        help="also time the county with the transformer encoding every item (about four minutes)",
+    )
     args = ap.parse_args(argv)
     settings = load_settings(home=args.home, threads=args.threads)
-    matcher = load_matcher(settings, examples=False)
-    lexical_matcher = load_matcher(settings, dense=False, examples=False)
-    ensure_static_encoder(matcher)  # distilled once per model (minutes); never part of a timed run
-    report: dict = {"model": matcher.embedder.identity if matcher.embedder else "lexical",
-                    "catalog_version": matcher.catalog.version, "threads": args.threads}
+    matcher = ready_matcher(settings, examples=False)
+    lexical_matcher = ready_matcher(settings, dense=False, examples=False)
+    static = ensure_static_encoder(matcher)  # distilled once per model (minutes); never part of a timed run
+    report: dict = {
+        "model": matcher.embedder.identity if matcher.embedder else "lexical",
+        "catalog_version": matcher.catalog.version,
+        "threads": args.threads,
+    }
     if not args.skip_quality:
-        report["quality"] = quality(matcher, lexical_matcher)
+        report["quality"] = quality(matcher, lexical_matcher, static)
         _print_quality(report["quality"])
     if not args.skip_scale:
         runs = [("scale", "默认", matcher, "static"), ("scale_fast", "--fast", lexical_matcher, "static")]
         if args.transformer_scale:
             runs.append(("scale_transformer", "--transformer", matcher, "transformer"))
         for key, label, m, vectors in runs:
-            report[key] = s = scale(m, args.townships, args.per_township, vectors)
-            print(f"\n[county {label}] {s['items']} 条（{s['townships']} 个乡镇，不同表述 {s['distinct_texts']} 条）→ "
-                  f"{s['groups']} 组（单独成组 {s['singletons']}，最大组 {s['largest_group']} 条），跨乡镇 {s['cross_township_groups']} 组")
-            print(f"  总耗时 {s['wall_seconds']}s（CPU {s['cpu_seconds']}s），其中向量编码 {s['encode_seconds']}s"
-                  f"（{s['encode_texts_per_second']} 条/秒，占 {s['encode_share']:.0%}），编码以外 {s['wall_seconds_without_encode']}s")
+            report[key] = s = scale(m, args.townships, args.per_township, vectors, static)
+            print(
+                f"\n[county {label}] {s['items']} 条（{s['townships']} 个乡镇，不同表述 {s['distinct_texts']} 条）→ "
+                f"{s['groups']} 组（单独成组 {s['singletons']}，最大组 {s['largest_group']} 条），跨乡镇 {s['cross_township_groups']} 组"
+            )
+            print(
+                f"  总耗时 {s['wall_seconds']}s（CPU {s['cpu_seconds']}s），其中向量编码 {s['encode_seconds']}s"
+                f"（{s['encode_texts_per_second']} 条/秒，占 {s['encode_share']:.0%}），编码以外 {s['wall_seconds_without_encode']}s"
+            )
             print(f"  各阶段：{s['stages']}    峰值内存 {s['peak_rss_mb']} MB    负载 {s['load_average']}")
     if args.json_out:
         args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -56,8 +56,8 @@ from inference.fusion import FusionParams  # noqa: E402
 from inference.matcher import Candidate, Matcher  # noqa: E402
 from lvzhi.config import Settings, load_settings  # noqa: E402
 from models.e5_rebuild import DEFAULT_MODEL_DIRNAME  # noqa: E402
-from training.adapt import ensure_adapted_model  # noqa: E402
 from models.embedder import Embedder, load_embedder  # noqa: E402
+from training.adapt import ensure_adapted_model  # noqa: E402
 from training.example_weight import WeightFit, fit_category_weight  # noqa: E402
 from training.finetune import FinetuneConfig, Snapshot, finetune  # noqa: E402
 from training.pairs import ContrastivePair  # noqa: E402
@@ -92,8 +92,10 @@ def load_dataset(data_dir: Path) -> Dataset:
 
 
 def scores(gold: list[str], predicted: list[str], classes: list[str]) -> tuple[float, float]:
-    return (float(accuracy_score(gold, predicted)),
-            float(f1_score(gold, predicted, labels=classes, average="macro", zero_division=0)))
+    return (
+        float(accuracy_score(gold, predicted)),
+        float(f1_score(gold, predicted, labels=classes, average="macro", zero_division=0)),
+    )
 
 
 def class_ranking(candidates: Sequence[Candidate], per_class: int = 2) -> list[str]:
@@ -132,16 +134,33 @@ def private_settings(base: Settings, home: Path) -> Settings:
     return replace(base, home=home)
 
 
-def rank_classes(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
-                 examples: dict[str, list[str]] | None = None) -> list[list[str]]:
+def rank_classes(
+    settings: Settings,
+    data: Dataset,
+    embedder: Embedder,
+    fusion: FusionParams,
+    rows: list[int],
+    examples: dict[str, list[str]] | None = None,
+) -> list[list[str]]:
     """Classes best first, for each of `rows`."""
-    matcher = Matcher(catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusion,
-                      examples=copy.deepcopy(examples or {}))
+    matcher = Matcher(
+        catalog=data.catalog,
+        embedder=embedder,
+        settings=settings,
+        fusion=fusion,
+        examples=copy.deepcopy(examples or {}),
+    )
     return [class_ranking(m.candidates) for m in matcher.match([data.texts[i] for i in rows], top_k=CANDIDATES)]
 
 
-def classify(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
-             examples: dict[str, list[str]] | None = None) -> list[str]:
+def classify(
+    settings: Settings,
+    data: Dataset,
+    embedder: Embedder,
+    fusion: FusionParams,
+    rows: list[int],
+    examples: dict[str, list[str]] | None = None,
+) -> list[str]:
     """Predicted classes for `rows`."""
     return [r[0] for r in rank_classes(settings, data, embedder, fusion, rows, examples)]
 
@@ -154,18 +173,27 @@ def accuracy_and_mrr(gold: list[str], rankings: list[list[str]]) -> tuple[float,
     return top1, mrr
 
 
-def fit_vote(settings: Settings, data: Dataset, embedder: Embedder, fusion: FusionParams, rows: list[int],
-             examples: dict[str, list[str]]) -> WeightFit:
+def fit_vote(
+    settings: Settings,
+    data: Dataset,
+    embedder: Embedder,
+    fusion: FusionParams,
+    rows: list[int],
+    examples: dict[str, list[str]],
+) -> WeightFit:
     """The category vote's weight, fitted by leave-one-out on the training messages (which are the examples)
     with the model as it was before fine-tuning on them, as `lvzhi train` does."""
-    matcher = Matcher(catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusion,
-                      examples=copy.deepcopy(examples))
-    return fit_category_weight(matcher, [data.texts[i] for i in rows], [data.gold[i] for i in rows],
-                               predict=class_vote, top_k=CANDIDATES)
+    matcher = Matcher(
+        catalog=data.catalog, embedder=embedder, settings=settings, fusion=fusion, examples=copy.deepcopy(examples)
+    )
+    return fit_category_weight(
+        matcher, [data.texts[i] for i in rows], [data.gold[i] for i in rows], predict=class_vote, top_k=CANDIDATES
+    )
 
 
-def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray,
-                   queries: list[str]) -> tuple[list[ContrastivePair], dict]:
+def training_pairs(
+    data: Dataset, rows: np.ndarray, entry_scores: np.ndarray, queries: list[str]
+) -> tuple[list[ContrastivePair], dict]:
     """Each training message (in `queries`' form: as the matcher encodes it, as `lvzhi train` learns it) ↔ the
     best-scoring entry of its own class; the best entry of another class is the hard negative. Grouped by positive
     entry, as `lvzhi train` does: no batch holds one entry as two positives. The examples keep the messages as
@@ -178,8 +206,11 @@ def training_pairs(data: Dataset, rows: np.ndarray, entry_scores: np.ndarray,
         s = entry_scores[i]
         positive = int(np.flatnonzero(own)[np.argmax(s[own])])
         negative = int(np.flatnonzero(~own)[np.argmax(s[~own])])
-        pairs.append(ContrastivePair(queries[i], entries[positive].text, entries[negative].text,
-                                     group=entries[positive].id, source="taidi"))
+        pairs.append(
+            ContrastivePair(
+                queries[i], entries[positive].text, entries[negative].text, group=entries[positive].id, source="taidi"
+            )
+        )
         examples[entries[positive].id].append(data.texts[i])
     return pairs, dict(examples)
 
@@ -190,13 +221,19 @@ def zscore(m: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="taidi2020 folder (taxonomy.xlsx, messages.xlsx)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="taidi2020 folder (taxonomy.xlsx, messages.xlsx)"
+    )
     parser.add_argument("--home", help="lvzhi home holding the base model (default: LVZHI_HOME or ~/.cache/lvzhi)")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only-folds", type=int, default=0, help="run just the first N folds (development)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="at most this many epochs (default: as lvzhi train, from the amount of data)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="at most this many epochs (default: as lvzhi train, from the amount of data)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=42)
@@ -238,23 +275,35 @@ def main(argv: list[str] | None = None) -> int:
         # Zero-shot.
         zero_pred = classify(settings, data, base, fusion, list(range(n)))
         results["zero_shot"] = scores(data.gold, zero_pred, data.classes)
-        print(f"零样本：准确率 {results['zero_shot'][0]:.3f}，宏平均 F1 {results['zero_shot'][1]:.3f}"
-              f"（{time.monotonic() - started:.0f} 秒）", flush=True)
+        print(
+            f"零样本：准确率 {results['zero_shot'][0]:.3f}，宏平均 F1 {results['zero_shot'][1]:.3f}"
+            f"（{time.monotonic() - started:.0f} 秒）",
+            flush=True,
+        )
 
         # Retrained, cross-validated: the held-out fold is never seen by fine-tuning nor by the index.
         entry_scores = zscore(char_sim) + zscore(dense_sim)
         queries = Matcher(catalog=data.catalog, embedder=None, settings=settings, fusion=fusion).prepare(data.texts)[1]
         retrained_pred: dict[int, str] = {}
-        config = FinetuneConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                seed=args.seed, progress=False)
+        config = FinetuneConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            seed=args.seed,
+            progress=False,
+        )
         promoted = 0
         kept_epochs: list[int] = []  # per fold; 0 = the fine-tuned model was refused
         kept_mixes: list[float] = []  # per fold: the share of the kept epoch's change kept; 0 = refused
         for k, (train_rows, test_rows) in enumerate(folds[: args.only_folds or None], start=1):
             # As `lvzhi train`: a fifth of the training messages is validation, never trained on; the fine-tuned
             # model is kept only if it is not worse there, otherwise the examples and the vote serve the old one.
-            fit_rows, val_rows = train_test_split(list(train_rows), test_size=VALIDATION_FRACTION,
-                                                  random_state=args.seed, stratify=[data.gold[i] for i in train_rows])
+            fit_rows, val_rows = train_test_split(
+                list(train_rows),
+                test_size=VALIDATION_FRACTION,
+                random_state=args.seed,
+                stratify=[data.gold[i] for i in train_rows],
+            )
             pairs, fit_examples = training_pairs(data, np.asarray(fit_rows), entry_scores, queries)
             _, examples = training_pairs(data, train_rows, entry_scores, queries)
             vote = fit_vote(settings, data, base, fusion, list(train_rows), examples)
@@ -262,11 +311,18 @@ def main(argv: list[str] | None = None) -> int:
             tuned = replace(base, model=copy.deepcopy(base.model), identity=f"{base.identity}+taidi-fold{k}")
             val_gold = [data.gold[i] for i in val_rows]
 
-            def judge(snapshot: Snapshot) -> tuple[float, float]:
-                # Each snapshot's weights are a different model: a fresh identity keeps the index cache apart.
+            def judge(
+                snapshot: Snapshot,
+                tuned=tuned,
+                val_gold=val_gold,
+                voting=voting,
+                val_rows=val_rows,
+                fit_examples=fit_examples,
+            ) -> tuple[float, float]:
+                # This fold's model and data, bound now. Each snapshot's weights are a different model: a fresh
+                # identity keeps the index cache apart.
                 model = replace(tuned, identity=f"{tuned.identity}-{snapshot.key}")
-                return accuracy_and_mrr(val_gold, rank_classes(settings, data, model, voting, val_rows,
-                                                               fit_examples))
+                return accuracy_and_mrr(val_gold, rank_classes(settings, data, model, voting, val_rows, fit_examples))
 
             stats = finetune(tuned, pairs, config, judge=judge)
             tuned = replace(tuned, identity=f"{tuned.identity}-{stats.kept.key}")
@@ -282,21 +338,27 @@ def main(argv: list[str] | None = None) -> int:
             del tuned
             done = sorted(retrained_pred)
             acc, f1 = scores([data.gold[i] for i in done], [retrained_pred[i] for i in done], data.classes)
-            print(f"第 {k}/{len(folds)} 折：训练 {stats.steps} 步（{stats.seconds:.0f} 秒，损失 {stats.first_loss:.2f}"
-                  f"→{stats.last_loss:.2f}；各轮验证 {' / '.join(f'{a:.3f}（{m:.3f}）' for a, m in stats.epoch_scores)}，"
-                  f"取第 {stats.kept_epoch} 轮，改动保留 {stats.kept_mix:.0%}），"
-                  f"验证准确率（MRR）{before[0]:.3f}（{before[1]:.3f}）→{after[0]:.3f}（{after[1]:.3f}），{'启用新模型' if keep else '保留原模型'}；"
-                  f"{vote.reason}；累计准确率 {acc:.3f}，宏平均 F1 {f1:.3f}（{time.monotonic() - started:.0f} 秒）",
-                  flush=True)
+            print(
+                f"第 {k}/{len(folds)} 折：训练 {stats.steps} 步（{stats.seconds:.0f} 秒，损失 {stats.first_loss:.2f}"
+                f"→{stats.last_loss:.2f}；各轮验证 {' / '.join(f'{a:.3f}（{m:.3f}）' for a, m in stats.epoch_scores)}，"
+                f"取第 {stats.kept_epoch} 轮，改动保留 {stats.kept_mix:.0%}），"
+                f"验证准确率（MRR）{before[0]:.3f}（{before[1]:.3f}）→{after[0]:.3f}（{after[1]:.3f}），{'启用新模型' if keep else '保留原模型'}；"
+                f"{vote.reason}；累计准确率 {acc:.3f}，宏平均 F1 {f1:.3f}（{time.monotonic() - started:.0f} 秒）",
+                flush=True,
+            )
         done = sorted(retrained_pred)
         results["retrained"] = scores([data.gold[i] for i in done], [retrained_pred[i] for i in done], data.classes)
 
     seconds = time.monotonic() - started
     print()
     print(f"{'方法':<34}{'准确率':>8}{'宏平均F1':>10}{'README':>16}")
-    labels = [("zero_shot", "lvzhi 零样本（类别投票）"), ("retrained", f"lvzhi 训练后（{args.folds} 折交叉验证）"),
-              ("char_tfidf", "基线：字符 TF-IDF 最近行"), ("dense_e5", "基线：e5 向量最近行（默认适配模型）"),
-              ("tfidf_svc", f"基线：TF-IDF + LinearSVC（{args.folds} 折）")]
+    labels = [
+        ("zero_shot", "lvzhi 零样本（类别投票）"),
+        ("retrained", f"lvzhi 训练后（{args.folds} 折交叉验证）"),
+        ("char_tfidf", "基线：字符 TF-IDF 最近行"),
+        ("dense_e5", "基线：e5 向量最近行（默认适配模型）"),
+        ("tfidf_svc", f"基线：TF-IDF + LinearSVC（{args.folds} 折）"),
+    ]
     for key, label in labels:
         acc, f1 = results[key]
         readme = README_BASELINES.get(key)
@@ -314,8 +376,12 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_tfidf_svc_accuracy": round(results["tfidf_svc"][0], 4),
         "baseline_tfidf_svc_macro_f1": round(results["tfidf_svc"][1], 4),
         "readme_baselines": {k: list(v) for k, v in README_BASELINES.items()},
-        "messages": n, "retrained_messages": len(done), "folds": args.folds,
-        "epochs": args.epochs or "auto", "kept_epochs": kept_epochs, "kept_mix": kept_mixes,
+        "messages": n,
+        "retrained_messages": len(done),
+        "folds": args.folds,
+        "epochs": args.epochs or "auto",
+        "kept_epochs": kept_epochs,
+        "kept_mix": kept_mixes,
         "folds_with_fine_tuned_model": promoted,
         "seconds": round(seconds, 1),
     }

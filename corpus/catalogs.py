@@ -20,7 +20,7 @@ def load_reference_catalog() -> Catalog:
 
 
 def resolve_catalog(spec: str, store: CatalogStore) -> Catalog:
-    """"" → the reference catalog; an existing file → imported on the fly; else a stored version or its prefix."""
+    """ "" → the reference catalog; an existing file → imported on the fly; else a stored version or its prefix."""
     spec = spec.strip()
     if not spec:
         return load_reference_catalog()

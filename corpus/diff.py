@@ -11,32 +11,56 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from corpus.schema import Catalog, DutyEntry
 
-if TYPE_CHECKING:
-    from models.embedder import Embedder
+
+class PassageEncoder(Protocol):
+    """What the comparison needs of an embedding model (models.embedder.Embedder is one): unit vectors."""
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
+
 
 MATCH_SIMILARITY = 0.6  # two entries are one entry carried over (possibly renamed) from here up
 SAME_ID_SIMILARITY = 0.35  # ... or from here up when they also keep their id
 PART_COVERAGE = 0.6  # share of a name's character pairs found in another entry's text to call it a part of it
 PART_SIMILARITY = 0.2
 MIN_PART_NAME_CHARS = 3  # names like "其他" are contained in too many texts to say anything
-COMPARED_FIELDS = ("name", "list_type", "category", "description", "department_duty", "office", "department",
-                   "bottom_line", "reclaim_reason", "aliases")
+COMPARED_FIELDS = (
+    "name",
+    "list_type",
+    "category",
+    "description",
+    "department_duty",
+    "office",
+    "department",
+    "bottom_line",
+    "reclaim_reason",
+    "aliases",
+)
 
-FIELD_LABELS = {"id": "序号", "name": "事项名称", "list_type": "清单类型", "category": "类别", "description": "事项内容",
-                "department_duty": "县级部门职责", "office": "承办机构", "department": "主责部门",
-                "bottom_line": "兜底事项", "reclaim_reason": "收回原因", "aliases": "别名"}
+FIELD_LABELS = {
+    "id": "序号",
+    "name": "事项名称",
+    "list_type": "清单类型",
+    "category": "类别",
+    "description": "事项内容",
+    "department_duty": "县级部门职责",
+    "office": "承办机构",
+    "department": "主责部门",
+    "bottom_line": "兜底事项",
+    "reclaim_reason": "收回原因",
+    "aliases": "别名",
+}
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
-class ChangeKind(str, Enum):
+class ChangeKind(str, Enum):  # noqa: UP042 -- StrEnum would change what str() and f-strings print for a member
     UNCHANGED = "未变"
     MODIFIED = "内容修改"
     RENAMED = "更名"
@@ -55,8 +79,13 @@ class EntryChange:
     changed_fields: tuple[str, ...] = ()  # for one-to-one changes ("id" when only renumbered)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind.value, "old_ids": list(self.old_ids), "new_ids": list(self.new_ids),
-                "similarity": round(self.similarity, 3), "changed_fields": list(self.changed_fields)}
+        return {
+            "kind": self.kind.value,
+            "old_ids": list(self.old_ids),
+            "new_ids": list(self.new_ids),
+            "similarity": round(self.similarity, 3),
+            "changed_fields": list(self.changed_fields),
+        }
 
 
 @dataclass(frozen=True)
@@ -90,7 +119,7 @@ class _Similarity:
 
     old: tuple[DutyEntry, ...]
     new: tuple[DutyEntry, ...]
-    embedder: "Embedder | None" = None
+    embedder: PassageEncoder | None = None
     vectorizer: TfidfVectorizer = field(init=False)
     matrix: np.ndarray = field(init=False)  # (old, new)
 
@@ -175,11 +204,15 @@ class CatalogDiff:
         return {k.value: len(self.of_kind(k)) for k in ChangeKind}
 
     def to_dict(self) -> dict:
-        return {"old_version": self.old.version, "new_version": self.new.version, "counts": self.counts(),
-                "changes": [c.to_dict() for c in self.changes]}
+        return {
+            "old_version": self.old.version,
+            "new_version": self.new.version,
+            "counts": self.counts(),
+            "changes": [c.to_dict() for c in self.changes],
+        }
 
 
-def diff_catalogs(old: Catalog, new: Catalog, embedder: "Embedder | None" = None) -> CatalogDiff:
+def diff_catalogs(old: Catalog, new: Catalog, embedder: PassageEncoder | None = None) -> CatalogDiff:
     olds, news = old.entries, new.entries
     sim = _Similarity(olds, news, embedder)
     S = sim.matrix
@@ -246,8 +279,9 @@ def diff_catalogs(old: Catalog, new: Catalog, embedder: "Embedder | None" = None
         if len(targets) < 2 and S[i, targets[0]] < SAME_ID_SIMILARITY:
             continue  # one weak part is no evidence the entry lives on
         kind = ChangeKind.SPLIT if len(targets) >= 2 else ChangeKind.RENAMED
-        changes.append(EntryChange(kind, (olds[i].id,), tuple(news[j].id for j in targets),
-                                   float(max(S[i, j] for j in targets))))
+        changes.append(
+            EntryChange(kind, (olds[i].id,), tuple(news[j].id for j in targets), float(max(S[i, j] for j in targets)))
+        )
         consumed_old.add(i)
         consumed_new.update(targets)
     for j, parts in sorted(merged_parts.items()):
@@ -258,8 +292,9 @@ def diff_catalogs(old: Catalog, new: Catalog, embedder: "Embedder | None" = None
         if not sources or (len(sources) < 2 and S[sources[0], j] < SAME_ID_SIMILARITY):
             continue
         kind = ChangeKind.MERGED if len(sources) >= 2 else ChangeKind.RENAMED
-        changes.append(EntryChange(kind, tuple(olds[i].id for i in sources), (news[j].id,),
-                                   float(max(S[i, j] for i in sources))))
+        changes.append(
+            EntryChange(kind, tuple(olds[i].id for i in sources), (news[j].id,), float(max(S[i, j] for i in sources)))
+        )
         consumed_old.update(sources)
         consumed_new.add(j)
 

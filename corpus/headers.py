@@ -10,13 +10,70 @@ import unicodedata
 FIELD_HEADERS: dict[str, tuple[str, ...]] = {
     "id": ("事项编号", "编号", "序号", "事项序号", "事项编码", "编码", "id"),
     "list_type": ("清单类型", "事项类型", "类型", "履职类型", "事项性质", "list_type"),
-    "category": ("事项类别", "类别", "分类", "领域", "事项分类", "职责类别", "所属领域", "业务领域", "一级事项", "category"),
-    "name": ("事项名称", "履职事项", "工作事项", "事项", "履职事项名称", "职责事项", "职责事项名称", "职责名称",
-             "二级事项", "清单事项", "name"),
-    "description": ("具体内容", "事项内容", "工作内容", "主要内容", "具体事项", "内容", "具体工作事项", "具体工作内容",
-                    "履职内容", "职责内容", "具体职责", "主要职责", "工作职责", "事项描述", "三级事项", "description"),
-    "office": ("承办机构", "责任科室", "责任单位", "承办科室", "责任机构", "承办单位", "承办站所", "内设机构", "office"),
-    "department": ("主责部门", "县级主责部门", "牵头部门", "收回部门", "承接部门", "配合部门", "上级部门", "department"),
+    "category": (
+        "事项类别",
+        "类别",
+        "分类",
+        "领域",
+        "事项分类",
+        "职责类别",
+        "所属领域",
+        "业务领域",
+        "一级事项",
+        "category",
+    ),
+    "name": (
+        "事项名称",
+        "履职事项",
+        "工作事项",
+        "事项",
+        "履职事项名称",
+        "职责事项",
+        "职责事项名称",
+        "职责名称",
+        "二级事项",
+        "清单事项",
+        "name",
+    ),
+    "description": (
+        "具体内容",
+        "事项内容",
+        "工作内容",
+        "主要内容",
+        "具体事项",
+        "内容",
+        "具体工作事项",
+        "具体工作内容",
+        "履职内容",
+        "职责内容",
+        "具体职责",
+        "主要职责",
+        "工作职责",
+        "事项描述",
+        "三级事项",
+        "description",
+    ),
+    "office": (
+        "承办机构",
+        "责任科室",
+        "责任单位",
+        "承办科室",
+        "责任机构",
+        "承办单位",
+        "承办站所",
+        "内设机构",
+        "office",
+    ),
+    "department": (
+        "主责部门",
+        "县级主责部门",
+        "牵头部门",
+        "收回部门",
+        "承接部门",
+        "配合部门",
+        "上级部门",
+        "department",
+    ),
     "bottom_line": ("兜底事项", "是否兜底", "兜底", "bottom_line"),
     "reclaim_reason": ("收回原因", "收回理由", "调整理由", "调整原因", "reclaim_reason"),
     # 备注 only becomes the reclaim reason on 收回 entries; elsewhere it is free commentary.
@@ -63,7 +120,7 @@ _DROPPED_CHARS = re.compile(r"[\s_\-*＊:：()\[\]【】〔〕<>《》]")
 
 
 def normalize_header(text: str) -> str:
-    """"事项名称（必填）", " 序 号 " and "List-Type" all reduce to the spelling used in FIELD_HEADERS."""
+    """ "事项名称（必填）", " 序 号 " and "List-Type" all reduce to the spelling used in FIELD_HEADERS."""
     value = unicodedata.normalize("NFKC", str(text)).strip()
     value = re.sub(r"\s+", "", value)
     previous = None

@@ -65,5 +65,5 @@ class CatalogImportError(ValueError):
         super().__init__("\n".join(lines))
 
     @classmethod
-    def from_log(cls, log: ProblemLog) -> "CatalogImportError":
+    def from_log(cls, log: ProblemLog) -> CatalogImportError:
         return cls(log.problems, log.dropped)

@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-from corpus.headers import (CANONICAL_HEADER, FUZZY_RANK, field_for_header, is_county_side, normalize_header,
-                            parse_yes_no, split_aliases)
+from corpus.headers import (
+    CANONICAL_HEADER,
+    FUZZY_RANK,
+    field_for_header,
+    is_county_side,
+    normalize_header,
+    parse_yes_no,
+    split_aliases,
+)
 from corpus.import_errors import CatalogImportError, ImportProblem, ProblemLog
 from corpus.readers import (
     CSV_SUFFIXES,
@@ -77,7 +84,7 @@ class _Where:
     def __str__(self) -> str:
         return self.problem("").where
 
-    def relative_to(self, other: "_Where") -> str:
+    def relative_to(self, other: _Where) -> str:
         """How to point at self from a message about `other`: just the row when both share a sheet."""
         if (self.file, self.sheet) == (other.file, other.sheet) and self.row is not None:
             return f"第 {self.row} {self.row_unit}"
@@ -122,7 +129,8 @@ def _one_line(text: str) -> str:
 # Printed lists number their items inside the name cell too ("1.秸秆禁烧", "（二）燃气安全检查", "③…"); the number is
 # not part of the duty's name. Digits not followed by a separator stay ("12345热线工单办理").
 _NAME_NUMBERING = re.compile(
-    r"^(?:\d{1,3}(?:[.．](?!\d)|[、)）])|[（(](?:\d{1,3}|[一二三四五六七八九十]{1,3})[)）]|[一二三四五六七八九十]{1,3}、|[①-⑳])\s*")
+    r"^(?:\d{1,3}(?:[.．](?!\d)|[、)）])|[（(](?:\d{1,3}|[一二三四五六七八九十]{1,3})[)）]|[一二三四五六七八九十]{1,3}、|[①-⑳])\s*"
+)
 
 
 # Lists mark the centre's bottom-line items in the name cell (防汛防台工作★, …（兜底事项）) or in 备注 when they have
@@ -154,11 +162,13 @@ class _TypeTracker:
         if not self.rows:
             return
         first = self.rows[0]
-        log.add(first.problem(
-            f"无法确定清单类型（共 {len(self.rows)} 行）：没有填写「清单类型」，工作表名、标题行和文件名也没有写明是哪类清单；"
-            "请加「清单类型」列（基本履职事项／配合履职事项／上级部门收回事项），或用 --list-type 指定",
-            self.column,
-        ))
+        log.add(
+            first.problem(
+                f"无法确定清单类型（共 {len(self.rows)} 行）：没有填写「清单类型」，工作表名、标题行和文件名也没有写明是哪类清单；"
+                "请加「清单类型」列（基本履职事项／配合履职事项／上级部门收回事项），或用 --list-type 指定",
+                self.column,
+            )
+        )
 
 
 def _entry_from_cells(
@@ -175,10 +185,12 @@ def _entry_from_cells(
     if type_text:
         list_type = parse_list_type(type_text)
         if list_type is None:
-            log.add(where.problem(
-                f"无法识别的清单类型「{type_text}」，应为 基本履职事项、配合履职事项 或 上级部门收回事项",
-                cells.column("list_type"),
-            ))
+            log.add(
+                where.problem(
+                    f"无法识别的清单类型「{type_text}」，应为 基本履职事项、配合履职事项 或 上级部门收回事项",
+                    cells.column("list_type"),
+                )
+            )
     else:
         list_type = default_type
         if list_type is None:
@@ -190,10 +202,12 @@ def _entry_from_cells(
         note = cells.text("note")
         bottom_line = marked_bottom_line or ("兜底" in note and not _NOT_BOTTOM_LINE.search(note))
     if bottom_line is None:
-        log.add(where.problem(
-            f"无法识别「{cells.text('bottom_line').strip()}」，兜底事项请填「是」或「否」（也可留空）",
-            cells.column("bottom_line"),
-        ))
+        log.add(
+            where.problem(
+                f"无法识别「{cells.text('bottom_line').strip()}」，兜底事项请填「是」或「否」（也可留空）",
+                cells.column("bottom_line"),
+            )
+        )
     if list_type is None or bottom_line is None:
         return None
 
@@ -269,8 +283,11 @@ def _find_header(rows: list[tuple[int, tuple[str, ...]]]) -> tuple[int, int, _He
             below_columns = _header_columns(below)
             filled = [c.strip() for c in below if c.strip()]
             if below_name == normalize_header(cells[name_index]) or (
-                    not below_name and len(set(filled)) >= 2 and len(below_columns) == len(filled)
-                    and not any(single_list_type_named(c) for c in filled)):
+                not below_name
+                and len(set(filled)) >= 2
+                and len(below_columns) == len(filled)
+                and not any(single_list_type_named(c) for c in filled)
+            ):
                 columns.update(below_columns)
                 data_start += 1
         return position, data_start, columns
@@ -284,8 +301,9 @@ def _row_cells(cells: tuple[str, ...], columns: _HeaderColumns) -> _Cells:
     values: dict[str, tuple[str, str]] = {}
     for field_name, candidates in by_field.items():
         candidates.sort()
-        filled = [(cells[index], header) for _, index, header in candidates
-                  if index < len(cells) and cells[index].strip()]
+        filled = [
+            (cells[index], header) for _, index, header in candidates if index < len(cells) and cells[index].strip()
+        ]
         values[field_name] = filled[0] if filled else ("", candidates[0][2])
         if field_name == "description":
             _keep_county_side(values, filled)
@@ -310,10 +328,12 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
     found = _find_header(rows)
     if found is None:
         if not _is_instruction_sheet(sheet.name):
-            log.add(_Where(file_label, sheet.name).problem(
-                f"找不到表头：前 {HEADER_SEARCH_ROWS} 行中没有「事项名称」列"
-                "（可用的列名如：事项名称、履职事项、职责事项、工作事项、事项、name，或以“事项”结尾、含“名称”的列名）"
-            ))
+            log.add(
+                _Where(file_label, sheet.name).problem(
+                    f"找不到表头：前 {HEADER_SEARCH_ROWS} 行中没有「事项名称」列"
+                    "（可用的列名如：事项名称、履职事项、职责事项、工作事项、事项、name，或以“事项”结尾、含“名称”的列名）"
+                )
+            )
         return []
     header_position, data_start, columns = found
     name_index = _name_column(columns)
@@ -338,9 +358,12 @@ def _entries_from_sheet(sheet: Sheet, fallback_type: ListType | None, log: Probl
             continue  # the header repeated further down, as printed lists do on every page
         spilled = [c for c in cells[header_width:] if c.strip()] if header_width else []
         if spilled:
-            log.add(_Where(file_label, sheet.name, number).problem(
-                f"列数多于表头（第 {header_width + 1} 列起没有表头）：{'、'.join(f'「{c}」' for c in spilled)}；"
-                "多半是内容中的逗号未加引号，各列已错位，请给含逗号的内容加上英文双引号"))
+            log.add(
+                _Where(file_label, sheet.name, number).problem(
+                    f"列数多于表头（第 {header_width + 1} 列起没有表头）：{'、'.join(f'「{c}」' for c in spilled)}；"
+                    "多半是内容中的逗号未加引号，各列已错位，请给含逗号的内容加上英文双引号"
+                )
+            )
             continue
         distinct = {c.strip() for c in cells if c.strip()}
         if len(distinct) == 1:
@@ -400,7 +423,11 @@ def _entries_from_json(document: JsonDocument, fallback_type: ListType | None, l
     if document.list_type:
         default_type = parse_list_type(document.list_type)
         if default_type is None:
-            log.add(ImportProblem(file_label, f"无法识别的清单类型「{document.list_type}」", column="list_type", row_unit="条"))
+            log.add(
+                ImportProblem(
+                    file_label, f"无法识别的清单类型「{document.list_type}」", column="list_type", row_unit="条"
+                )
+            )
             return []
     untyped = _TypeTracker([])
     entries = []
@@ -445,10 +472,12 @@ def _assign_ids(raw: list[_RawEntry], log: ProblemLog) -> list[DutyEntry]:
             continue
         key = (entry.list_type, entry.given_id)
         if key in first_use:
-            log.add(entry.where.problem(
-                f"编号「{entry.given_id}」在{entry.list_type.value}中重复（{first_use[key].where.relative_to(entry.where)}已使用）",
-                entry.id_column,
-            ))
+            log.add(
+                entry.where.problem(
+                    f"编号「{entry.given_id}」在{entry.list_type.value}中重复（{first_use[key].where.relative_to(entry.where)}已使用）",
+                    entry.id_column,
+                )
+            )
         else:
             first_use[key] = entry
         types_using.setdefault(entry.given_id, set()).add(entry.list_type)
@@ -467,24 +496,28 @@ def _assign_ids(raw: list[_RawEntry], log: ProblemLog) -> list[DutyEntry]:
             entry_id = f"{short}-{running[entry.list_type]:03d}"
         other = owner.get(entry_id)
         if other is not None and not (entry.given_id and first_use.get((entry.list_type, entry.given_id)) is not entry):
-            log.add(entry.where.problem(
-                f"编号「{entry_id}」与{other.where.relative_to(entry.where)}的事项编号相同；请为每个事项填写不重复的编号",
-                entry.id_column,
-            ))
+            log.add(
+                entry.where.problem(
+                    f"编号「{entry_id}」与{other.where.relative_to(entry.where)}的事项编号相同；请为每个事项填写不重复的编号",
+                    entry.id_column,
+                )
+            )
         owner.setdefault(entry_id, entry)
-        entries.append(DutyEntry(
-            id=entry_id,
-            name=entry.name,
-            list_type=entry.list_type,
-            category=entry.category,
-            description=entry.description,
-            office=entry.office,
-            department=entry.department,
-            bottom_line=entry.bottom_line,
-            reclaim_reason=entry.reclaim_reason,
-            aliases=entry.aliases,
-            department_duty=entry.department_duty,
-        ))
+        entries.append(
+            DutyEntry(
+                id=entry_id,
+                name=entry.name,
+                list_type=entry.list_type,
+                category=entry.category,
+                description=entry.description,
+                office=entry.office,
+                department=entry.department,
+                bottom_line=entry.bottom_line,
+                reclaim_reason=entry.reclaim_reason,
+                aliases=entry.aliases,
+                department_duty=entry.department_duty,
+            )
+        )
     return entries
 
 
@@ -493,14 +526,20 @@ def _read_file(path: Path, argument_type: ListType | None, log: ProblemLog) -> t
     suffix = path.suffix.lower()
     file_type = single_list_type_named(path.stem) or argument_type
     problems_before = len(log)
-    readers = {**dict.fromkeys(CSV_SUFFIXES, read_csv), **dict.fromkeys(XLSX_SUFFIXES, read_xlsx),
-               **dict.fromkeys(XLS_SUFFIXES, read_xls), **dict.fromkeys(DOCX_SUFFIXES, read_docx)}
+    readers = {
+        **dict.fromkeys(CSV_SUFFIXES, read_csv),
+        **dict.fromkeys(XLSX_SUFFIXES, read_xlsx),
+        **dict.fromkeys(XLS_SUFFIXES, read_xls),
+        **dict.fromkeys(DOCX_SUFFIXES, read_docx),
+    }
     if suffix in readers:
         sheets = readers[suffix](path, log)
         if len(log) > problems_before:
             return [], ""
         if all(sheet.is_empty for sheet in sheets):
-            log.add(ImportProblem(path.name, "文件为空" if suffix in CSV_SUFFIXES else "文件为空：所有工作表都没有内容"))
+            log.add(
+                ImportProblem(path.name, "文件为空" if suffix in CSV_SUFFIXES else "文件为空：所有工作表都没有内容")
+            )
             return [], ""
         entries = [e for sheet in sheets if not sheet.is_empty for e in _entries_from_sheet(sheet, file_type, log)]
         document_name = ""
@@ -511,9 +550,15 @@ def _read_file(path: Path, argument_type: ListType | None, log: ProblemLog) -> t
         entries = _entries_from_json(document, file_type, log)
         document_name = document.name
     else:
-        hint = {".doc": "；.doc 文件请先在 Word 中另存为 .docx",
-                ".pdf": "；PDF 请先把表格复制到 Excel 或另存为 Word（.docx）"}.get(suffix, "")
-        log.add(ImportProblem(path.name, f"不支持的文件类型「{suffix or '无扩展名'}」，请使用 CSV、XLSX、XLS、DOCX 或 JSON 文件{hint}"))
+        hint = {
+            ".doc": "；.doc 文件请先在 Word 中另存为 .docx",
+            ".pdf": "；PDF 请先把表格复制到 Excel 或另存为 Word（.docx）",
+        }.get(suffix, "")
+        log.add(
+            ImportProblem(
+                path.name, f"不支持的文件类型「{suffix or '无扩展名'}」，请使用 CSV、XLSX、XLS、DOCX 或 JSON 文件{hint}"
+            )
+        )
         return [], ""
     if not entries and len(log) == problems_before:
         log.add(ImportProblem(path.name, "没有任何事项：只有表头，或所有工作表都是空的"))
@@ -549,7 +594,6 @@ def import_catalog(
     return Catalog(
         name=name,
         entries=tuple(entries),
-        imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         source="; ".join(str(p) for p in path_list),
     )
-

@@ -85,9 +85,11 @@ class Lexicon:
     out_of_scope: PhraseIndex
 
     @classmethod
-    def load(cls, data_dir: Path = DATA_DIR) -> "Lexicon":
-        return cls(PhraseIndex(load_concepts(data_dir / "concepts.tsv")),
-                   PhraseIndex(load_out_of_scope(data_dir / "out_of_scope.tsv")))
+    def load(cls, data_dir: Path = DATA_DIR) -> Lexicon:
+        return cls(
+            PhraseIndex(load_concepts(data_dir / "concepts.tsv")),
+            PhraseIndex(load_out_of_scope(data_dir / "out_of_scope.tsv")),
+        )
 
     def expansion(self, text: str) -> tuple[str, dict[int, str]]:
         """Official terms for the concepts a text mentions, to append to it, and the hits themselves."""

@@ -62,7 +62,9 @@ def decode_text(data: bytes, file: Path, log: ProblemLog) -> str | None:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            log.add(ImportProblem(file.name, "文件以 UTF-16 标记开头，但内容无法按 UTF-16 读取，请另存为 UTF-8 编码的 CSV"))
+            log.add(
+                ImportProblem(file.name, "文件以 UTF-16 标记开头，但内容无法按 UTF-16 读取，请另存为 UTF-8 编码的 CSV")
+            )
             return None
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     try:
@@ -71,17 +73,23 @@ def decode_text(data: bytes, file: Path, log: ProblemLog) -> str | None:
         utf8_error_at = error.start + (len(data) - len(body))
     if _looks_like_damaged_utf8(body):
         line = _line_of(data, utf8_error_at)
-        log.add(ImportProblem(file.name, "这一行含有无法识别的字节：文件是 UTF-8 编码，但这里的内容已损坏，请检查后重新保存", row=line))
+        log.add(
+            ImportProblem(
+                file.name, "这一行含有无法识别的字节：文件是 UTF-8 编码，但这里的内容已损坏，请检查后重新保存", row=line
+            )
+        )
         return None
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as error:
         line = _line_of(data, error.start)
-        log.add(ImportProblem(
-            file.name,
-            "这一行含有无法识别的字节：文件既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为 UTF-8 编码的 CSV",
-            row=line,
-        ))
+        log.add(
+            ImportProblem(
+                file.name,
+                "这一行含有无法识别的字节：文件既不是 UTF-8 也不是 GBK/GB18030 编码，请另存为 UTF-8 编码的 CSV",
+                row=line,
+            )
+        )
         return None
 
 
@@ -168,7 +176,11 @@ def read_xlsx(file: Path, log: ProblemLog) -> list[Sheet]:
         # Not read-only: merged-cell ranges are only available on a fully loaded workbook.
         workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as error:
-        log.add(ImportProblem(file.name, f"无法打开 XLSX 文件，文件可能已损坏或不是 Excel 2007 以后的格式（{type(error).__name__}）"))
+        log.add(
+            ImportProblem(
+                file.name, f"无法打开 XLSX 文件，文件可能已损坏或不是 Excel 2007 以后的格式（{type(error).__name__}）"
+            )
+        )
         return []
     sheets = []
     try:
@@ -222,7 +234,9 @@ def xls_grids(data: bytes) -> list[tuple[str, list[list[str]]]]:
                     value = None
                 row.append(cell_text(value))
             grid.append(row)
-        _fill_vertical_merges(grid, [_XlsMerge(rlo + 1, rhi, clo + 1, chi) for rlo, rhi, clo, chi in sheet.merged_cells])
+        _fill_vertical_merges(
+            grid, [_XlsMerge(rlo + 1, rhi, clo + 1, chi) for rlo, rhi, clo, chi in sheet.merged_cells]
+        )
         out.append((sheet.name, grid))
     return out
 
@@ -254,7 +268,11 @@ def read_docx(file: Path, log: ProblemLog) -> list[Sheet]:
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, OSError) as error:
-        log.add(ImportProblem(file.name, f"无法打开 DOCX 文件，文件可能已损坏或不是 Word 2007 以后的格式（{type(error).__name__}）"))
+        log.add(
+            ImportProblem(
+                file.name, f"无法打开 DOCX 文件，文件可能已损坏或不是 Word 2007 以后的格式（{type(error).__name__}）"
+            )
+        )
         return []
     tables: list[tuple[str, list[tuple[str, ...]]]] = []  # (name, rows)
     heading, continues = "", False
@@ -314,5 +332,5 @@ def read_json(file: Path, log: ProblemLog) -> JsonDocument | None:
         if isinstance(entries, list):
             list_type = document.get("list_type", document.get("清单类型", ""))
             return JsonDocument(file, tuple(entries), str(document.get("name", "") or ""), str(list_type or ""))
-    log.add(ImportProblem(file.name, "JSON 内容应为事项列表，或含有 \"entries\" 列表的对象"))
+    log.add(ImportProblem(file.name, 'JSON 内容应为事项列表，或含有 "entries" 列表的对象'))
     return None

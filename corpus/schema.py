@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 
-class ListType(str, Enum):
+class ListType(str, Enum):  # noqa: UP042 -- StrEnum would change what str() and f-strings print for a member
     BASIC = "基本履职事项"
     COOPERATE = "配合履职事项"
     RECLAIMED = "上级部门收回事项"
@@ -23,8 +23,16 @@ class ListType(str, Enum):
 _LIST_TYPE_WORDS: dict[ListType, tuple[str, ...]] = {
     ListType.BASIC: ("基本履职事项", "基本履职", "基本职责", "基本事项", "基本", "basic"),
     ListType.COOPERATE: ("配合履职事项", "配合履职", "配合职责", "配合事项", "配合", "cooperate", "cooperative"),
-    ListType.RECLAIMED: ("上级部门收回事项", "上级部门收回", "收回事项", "收回", "上级收回", "部门收回", "收回上级",
-                         "reclaimed"),
+    ListType.RECLAIMED: (
+        "上级部门收回事项",
+        "上级部门收回",
+        "收回事项",
+        "收回",
+        "上级收回",
+        "部门收回",
+        "收回上级",
+        "reclaimed",
+    ),
 }
 
 
@@ -86,7 +94,7 @@ class DutyEntry:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DutyEntry":
+    def from_dict(cls, d: dict) -> DutyEntry:
         return cls(
             id=str(d["id"]),
             name=d["name"],
@@ -160,7 +168,7 @@ class Catalog:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Catalog":
+    def from_dict(cls, d: dict) -> Catalog:
         return cls(
             name=d.get("name", ""),
             entries=tuple(DutyEntry.from_dict(e) for e in d["entries"]),

@@ -80,7 +80,7 @@ class CatalogStore:
                 name=catalog.name,
                 entries=catalog.entries,
                 version=version,
-                imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                imported_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 source=catalog.source,
             )
         self._write_atomically(path, catalog.to_dict())
@@ -120,14 +120,18 @@ class CatalogStore:
         wanted = version_or_prefix.strip().lower()
         versions = self.versions()
         if not wanted or not re.fullmatch(r"[0-9a-f]+", wanted):
-            raise CatalogNotFoundError(f"「{version_or_prefix}」不是清单版本号（版本号由数字和 a–f 组成）{_known(versions)}")
+            raise CatalogNotFoundError(
+                f"「{version_or_prefix}」不是清单版本号（版本号由数字和 a–f 组成）{_known(versions)}"
+            )
         if wanted in versions:
             return self._read(self.path_for(wanted))
         matches = [v for v in versions if v.startswith(wanted)]
         if not matches:
             raise CatalogNotFoundError(f"找不到清单版本「{version_or_prefix}」{_known(versions)}")
         if len(matches) > 1:
-            raise CatalogNotFoundError(f"清单版本前缀「{version_or_prefix}」不唯一，匹配到：{'、'.join(matches)}；请多写几位")
+            raise CatalogNotFoundError(
+                f"清单版本前缀「{version_or_prefix}」不唯一，匹配到：{'、'.join(matches)}；请多写几位"
+            )
         return self._read(self.path_for(matches[0]))
 
     def latest(self) -> Catalog | None:

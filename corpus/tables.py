@@ -121,13 +121,15 @@ def _overflow_problem(headers: list[str], cells: list[str]) -> str:
 
     Usually a comma inside a text that the exporting program did not quote: the text is cut there and every later
     column is shifted, so classifying what sits under the text column would classify a fragment."""
-    extra = [c for c in cells[len(headers):] if c.strip()]
+    extra = [c for c in cells[len(headers) :] if c.strip()]
     if not extra:
         return ""  # trailing empty cells (a trailing comma) are harmless
     quoted = "、".join(f"「{c}」" for c in extra)
     # Reports count errors by the words before the first bracket, so the row's own figures come after them.
-    return (f"列数多于表头（本行 {len(cells)} 列，表头 {len(headers)} 列）：可能是内容中的逗号未加引号，各列已错位；"
-            f"多出的内容：{quoted}")
+    return (
+        f"列数多于表头（本行 {len(cells)} 列，表头 {len(headers)} 列）：可能是内容中的逗号未加引号，各列已错位；"
+        f"多出的内容：{quoted}"
+    )
 
 
 def open_csv(path: Path) -> Table:
@@ -161,7 +163,7 @@ def open_csv(path: Path) -> Table:
         held = _BlankRowsBetween()
 
         def row(first: int, last: int, cells: list[str]) -> TableRow:
-            problem = "无法按 {} 解码".format(encoding) if any(n in bad_lines for n in range(first, last + 1)) else ""
+            problem = f"无法按 {encoding} 解码" if any(n in bad_lines for n in range(first, last + 1)) else ""
             return TableRow(first, dict(zip(headers, cells)), problem or _overflow_problem(headers, cells))
 
         for first, last, cells, error in ahead[position + 1 :]:

@@ -76,8 +76,10 @@ def _resolve_gold(gold: dict, gold_col: str, gold_path: Path, catalog: Catalog) 
     if unknown:
         shown = "；".join(f"第 {n} 行「{label}」" for n, label in unknown[:5])
         more = f"等 {len(unknown)} 行" if len(unknown) > 5 else ""
-        raise TableError(f"{gold_path.name}「{gold_col}」列：{shown}{more}既不是清单中的事项序号，也不是事项名称"
-                         f"（清单之外请填「无」）")
+        raise TableError(
+            f"{gold_path.name}「{gold_col}」列：{shown}{more}既不是清单中的事项序号，也不是事项名称"
+            f"（清单之外请填「无」）"
+        )
 
 
 def _ratio(a: int, b: int) -> float:
@@ -127,14 +129,21 @@ def score(items: list[LabelledItem], matches: list[Match], catalog_get, by: str 
         if by:
             groups[item.extra.get(by, "")].append((rank, gold_ool))
         best = m.best
-        rows.append({
-            "编号": item.id, "内容": item.text, "标准事项序号": item.gold or "无",
-            "预测事项序号": "无" if m.flags.out_of_list else (best.entry.id if best else ""),
-            "预测事项名称": best.entry.name if best else "", "排名": rank or "",
-            "置信度": round(m.confidence, 4), "清单之外": m.flags.out_of_list, "收回": m.flags.reclaimed,
-            "正确": (rank == 1 and not m.flags.out_of_list) if item.gold else m.flags.out_of_list,
-            "候选": " | ".join(f"{c.entry.id}:{c.entry.name}" for c in m.candidates[:3]),
-        })
+        rows.append(
+            {
+                "编号": item.id,
+                "内容": item.text,
+                "标准事项序号": item.gold or "无",
+                "预测事项序号": "无" if m.flags.out_of_list else (best.entry.id if best else ""),
+                "预测事项名称": best.entry.name if best else "",
+                "排名": rank or "",
+                "置信度": round(m.confidence, 4),
+                "清单之外": m.flags.out_of_list,
+                "收回": m.flags.reclaimed,
+                "正确": (rank == 1 and not m.flags.out_of_list) if item.gold else m.flags.out_of_list,
+                "候选": " | ".join(f"{c.entry.id}:{c.entry.name}" for c in m.candidates[:3]),
+            }
+        )
     n_in = len(ranks)
 
     def at(k: int, rs: list) -> float:
@@ -143,14 +152,26 @@ def score(items: list[LabelledItem], matches: list[Match], catalog_get, by: str 
     by_table = {}
     for key, vals in sorted(groups.items()):
         rs = [r for r, ool in vals if not ool]
-        by_table[key] = {"n": len(vals), "top1": round(at(1, rs), 4), "top3": round(at(3, rs), 4),
-                         "mrr": round(_ratio(sum(1 / r for r in rs if r), len(rs)), 4)}
+        by_table[key] = {
+            "n": len(vals),
+            "top1": round(at(1, rs), 4),
+            "top3": round(at(3, rs), 4),
+            "mrr": round(_ratio(sum(1 / r for r in rs if r), len(rs)), 4),
+        }
     return EvalReport(
-        n=len(items), top1=at(1, ranks), top3=at(3, ranks), top5=at(5, ranks),
+        n=len(items),
+        top1=at(1, ranks),
+        top3=at(3, ranks),
+        top5=at(5, ranks),
         mrr=_ratio(sum(1 / r for r in ranks if r), n_in),
-        out_of_list_precision=_ratio(ool_tp, ool_tp + ool_fp), out_of_list_recall=_ratio(ool_tp, ool_tp + ool_fn),
-        reclaimed_precision=_ratio(rec_tp, rec_tp + rec_fp), reclaimed_recall=_ratio(rec_tp, rec_tp + rec_fn),
-        n_in_list=n_in, n_out_of_list=len(items) - n_in, by=by_table, rows=rows,
+        out_of_list_precision=_ratio(ool_tp, ool_tp + ool_fp),
+        out_of_list_recall=_ratio(ool_tp, ool_tp + ool_fn),
+        reclaimed_precision=_ratio(rec_tp, rec_tp + rec_fp),
+        reclaimed_recall=_ratio(rec_tp, rec_tp + rec_fn),
+        n_in_list=n_in,
+        n_out_of_list=len(items) - n_in,
+        by=by_table,
+        rows=rows,
     )
 
 

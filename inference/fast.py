@@ -39,8 +39,11 @@ class CascadePolicy:
     def unsure(self, m: Match) -> bool:
         if m.best is None or m.error:
             return False  # nothing the transformer could add
-        return (m.margin < self.margin_below or m.confidence < self.confidence_below
-                or (self.route_out_of_list and m.flags.out_of_list))
+        return (
+            m.margin < self.margin_below
+            or m.confidence < self.confidence_below
+            or (self.route_out_of_list and m.flags.out_of_list)
+        )
 
 
 @dataclass
@@ -62,8 +65,13 @@ class FastCascade:
     def first_stage(self, texts: list[str], top_k: int | None = None) -> list[Match]:
         if self.static is None:
             return self.matcher.match(texts, top_k=top_k, use_dense=False)
-        return self.matcher.match(texts, top_k=top_k, use_dense=True, query_encoder=self.static.encode,
-                                  fusion=self.matcher.fusion.for_static_queries())
+        return self.matcher.match(
+            texts,
+            top_k=top_k,
+            use_dense=True,
+            query_encoder=self.static.encode,
+            fusion=self.matcher.fusion.for_static_queries(),
+        )
 
     def match(self, texts: list[str], top_k: int | None = None) -> CascadeResult:
         first = self.first_stage(texts, top_k)

@@ -45,22 +45,31 @@ class FusionParams:
     out_of_list_above: float = 0.5
     # Channel weights and calibrators fitted with --fast's static query vectors in place of the transformer's:
     # a bag-of-tokens vector is a noisier witness, so it is weighed less against the lexical channels.
-    static: "FusionParams | None" = None
+    static: FusionParams | None = None
 
-    def for_static_queries(self) -> "FusionParams":
+    def for_static_queries(self) -> FusionParams:
         """These params as --fast's first stage should use them (the same when no static fit is shipped); what
         belongs to the confirmed examples and the review threshold is kept."""
         s = self.static
         if s is None:
             return self
-        return replace(self, dense=s.dense, char=s.char, bm25=s.bm25, concept=s.concept, correct=s.correct,
-                       out_of_list=s.out_of_list, out_of_list_above=s.out_of_list_above, static=None)
+        return replace(
+            self,
+            dense=s.dense,
+            char=s.char,
+            bm25=s.bm25,
+            concept=s.concept,
+            correct=s.correct,
+            out_of_list=s.out_of_list,
+            out_of_list_above=s.out_of_list_above,
+            static=None,
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FusionParams":
+    def from_dict(cls, d: dict) -> FusionParams:
         d = dict(d)
         d["correct"] = Logistic(tuple(d["correct"]["weights"]), d["correct"]["bias"])
         d["out_of_list"] = Logistic(tuple(d["out_of_list"]["weights"]), d["out_of_list"]["bias"])
@@ -69,7 +78,7 @@ class FusionParams:
         return cls(**d)
 
     @classmethod
-    def load(cls, path: Path = FUSION_PATH) -> "FusionParams":
+    def load(cls, path: Path = FUSION_PATH) -> FusionParams:
         if not path.exists():
             return cls()
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))

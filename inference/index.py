@@ -19,12 +19,7 @@ from corpus.tables import atomic_write
 
 LARGE_CATALOG = 100_000
 
-# Our searches are small (a batch of queries against at most a few hundred thousand vectors). FAISS's OpenMP
-# threads spin-wait after each search and starve torch's encoder threads: on 2 cores one query went from 45 ms to
-# 340 ms. One FAISS thread costs the search nothing that matters here. This call also drops torch to one thread;
-# models.embedder.load_embedder sets torch's count afterwards (measured on 2 cores: 24 tickets/s and 50 ms a
-# query with FAISS at one thread and torch at two; 14/s and 78 ms with both at two; 11/s and 94 ms with both at one).
-faiss.omp_set_num_threads(1)
+# FAISS runs on one thread, set together with torch's count by models.embedder.set_cpu_threads when the model loads.
 
 
 @dataclass(frozen=True)
@@ -90,11 +85,13 @@ class VectorIndex:
         atomic_write(stem.with_suffix(".faiss"), lambda p: faiss.write_index(self.index, str(p)))
         atomic_write(stem.with_suffix(".npy"), lambda p: np.save(p, self.vectors))
         # The meta file goes last: its presence marks a complete index.
-        atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(asdict(self.meta), ensure_ascii=False)))
+        atomic_write(
+            stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(asdict(self.meta), ensure_ascii=False))
+        )
         return stem
 
     @classmethod
-    def load(cls, directory: Path, expected: IndexMeta) -> "VectorIndex | None":
+    def load(cls, directory: Path, expected: IndexMeta) -> VectorIndex | None:
         stem = directory / expected.file_stem
         try:
             meta = IndexMeta(**json.loads(stem.with_suffix(".json").read_text()))

@@ -38,10 +38,20 @@ class Candidate:
 
     def to_dict(self) -> dict:
         e = self.entry
-        return {"id": e.id, "name": e.name, "list_type": e.list_type.value, "category": e.category,
-                "description": e.description, "department_duty": e.department_duty,
-                "office": e.office, "department": e.department, "bottom_line": e.bottom_line,
-                "reclaimed": e.is_reclaimed, "zombie": e.is_zombie, "score": round(self.score, 4)}
+        return {
+            "id": e.id,
+            "name": e.name,
+            "list_type": e.list_type.value,
+            "category": e.category,
+            "description": e.description,
+            "department_duty": e.department_duty,
+            "office": e.office,
+            "department": e.department,
+            "bottom_line": e.bottom_line,
+            "reclaimed": e.is_reclaimed,
+            "zombie": e.is_zombie,
+            "score": round(self.score, 4),
+        }
 
 
 @dataclass(frozen=True)
@@ -129,8 +139,16 @@ class Evidence:
 
 
 def judge_features(best: Candidate, margin: float, hits: dict[int, str], oos: dict[int, str]) -> dict[str, float]:
-    return {"top": best.score, "margin": margin, "dense_raw": best.dense, "char": best.char, "bm25": best.bm25,
-            "concept": best.concept, "out_of_scope": float(bool(oos)), "concept_hits": float(len(hits))}
+    return {
+        "top": best.score,
+        "margin": margin,
+        "dense_raw": best.dense,
+        "char": best.char,
+        "bm25": best.bm25,
+        "concept": best.concept,
+        "out_of_scope": float(bool(oos)),
+        "concept_hits": float(len(hits)),
+    }
 
 
 @dataclass
@@ -142,7 +160,7 @@ class EntryViews:
     starts: np.ndarray  # entry position -> its first view
 
     @classmethod
-    def build(cls, entries: tuple[DutyEntry, ...]) -> "EntryViews":
+    def build(cls, entries: tuple[DutyEntry, ...]) -> EntryViews:
         texts, owners, starts = [], [], []
         for pos, entry in enumerate(entries):
             starts.append(len(texts))
@@ -177,7 +195,7 @@ class Examples:
     vectors: np.ndarray | None = None  # (examples, dim), normalised; None without an embedder
 
     @classmethod
-    def build(cls, entries: tuple[DutyEntry, ...], examples: dict[str, list[str]]) -> "Examples":
+    def build(cls, entries: tuple[DutyEntry, ...], examples: dict[str, list[str]]) -> Examples:
         texts, owner = [], []
         for pos, entry in enumerate(entries):
             for t in dict.fromkeys(t for t in examples.get(entry.id, ()) if t):
@@ -225,7 +243,7 @@ class ConceptSpace:
     entry_hits: list[dict[int, str]]  # per entry: concept -> the phrase the entry's own text uses for it
 
     @classmethod
-    def build(cls, lexicon: Lexicon, entry_texts: list[str]) -> "ConceptSpace":
+    def build(cls, lexicon: Lexicon, entry_texts: list[str]) -> ConceptSpace:
         n_concepts = max(len(lexicon.concepts.concepts), 1)
         hits = [lexicon.concepts.find(t) for t in entry_texts]
         df = np.zeros(n_concepts, dtype=np.float32)
@@ -252,7 +270,7 @@ class ConceptSpace:
 @dataclass
 class Matcher:
     catalog: Catalog
-    embedder: "Embedder | None"  # None = lexical-only (fast first stage, baselines)
+    embedder: Embedder | None  # None = lexical-only (fast first stage, baselines)
     settings: Settings
     fusion: FusionParams = field(default_factory=FusionParams.load)
     lexicon: Lexicon = field(default_factory=Lexicon.load)
@@ -335,9 +353,14 @@ class Matcher:
             hits.append(h)
         return cleaned, expanded, hits
 
-    def match(self, texts: list[str], top_k: int | None = None, use_dense: bool | None = None,
-              query_encoder: Callable[..., np.ndarray] | None = None,
-              fusion: FusionParams | None = None) -> list[Match]:
+    def match(
+        self,
+        texts: list[str],
+        top_k: int | None = None,
+        use_dense: bool | None = None,
+        query_encoder: Callable[..., np.ndarray] | None = None,
+        fusion: FusionParams | None = None,
+    ) -> list[Match]:
         """query_encoder, when given, makes the query vectors in place of the transformer (the static
         first stage of --fast); entries, examples and the index stay the transformer's. fusion, when given,
         weighs the evidence in place of self.fusion (the first stage's own fit)."""
@@ -352,10 +375,16 @@ class Matcher:
             results.extend(self.judge(ev, i, fusion, top_k) for i in range(len(batch)))
         return results
 
-    def gather_evidence(self, texts: list[str], use_dense: bool, dense_pool: int = DENSE_POOL,
-                        lexical_pool: int = LEXICAL_POOL, leave_out: bool = False,
-                        query_encoder: Callable[..., np.ndarray] | None = None,
-                        fusion: FusionParams | None = None) -> "Evidence":
+    def gather_evidence(
+        self,
+        texts: list[str],
+        use_dense: bool,
+        dense_pool: int = DENSE_POOL,
+        lexical_pool: int = LEXICAL_POOL,
+        leave_out: bool = False,
+        query_encoder: Callable[..., np.ndarray] | None = None,
+        fusion: FusionParams | None = None,
+    ) -> Evidence:
         """Every channel's scores for a batch, over a candidate pool per query; fusion happens later (its
         lexical weights only choose the lexical candidate pool here).
         leave_out=True scores texts that are themselves confirmed examples as if they were not (fitting)."""
@@ -422,10 +451,11 @@ class Matcher:
             dense.append(by_entry)
             examples.append(by_example)
             z_stats.append((mean, std))
-        return Evidence(texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, examples,
-                        categories, z_stats)
+        return Evidence(
+            texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, examples, categories, z_stats
+        )
 
-    def rank(self, ev: "Evidence", i: int, params: FusionParams, top_k: int) -> tuple[Candidate, ...]:
+    def rank(self, ev: Evidence, i: int, params: FusionParams, top_k: int) -> tuple[Candidate, ...]:
         mean, std = ev.z_stats[i]
         scored = []
         for pos in ev.pools[i]:
@@ -433,19 +463,29 @@ class Matcher:
             example = ev.examples[i].get(pos, 0.0)
             if example >= params.example_floor:
                 d = max(d, example)
-            fused = (params.char * float(ev.char[i, pos]) + params.bm25 * float(ev.bm25[i, pos])
-                     + params.concept * float(ev.concept[i, pos]) + params.dense * (d - mean) / std)
+            fused = (
+                params.char * float(ev.char[i, pos])
+                + params.bm25 * float(ev.bm25[i, pos])
+                + params.concept * float(ev.concept[i, pos])
+                + params.dense * (d - mean) / std
+            )
             if params.category_examples:
                 fused += params.category_examples * ev.categories[i].get(self.catalog.entries[pos].category, 0.0)
             scored.append((fused, pos, d))
         scored.sort(key=lambda t: (-t[0], t[1]))
         return tuple(
-            Candidate(self.catalog.entries[pos], fused, d, float(ev.char[i, pos]), float(ev.bm25[i, pos]),
-                      float(ev.concept[i, pos]))
+            Candidate(
+                self.catalog.entries[pos],
+                fused,
+                d,
+                float(ev.char[i, pos]),
+                float(ev.bm25[i, pos]),
+                float(ev.concept[i, pos]),
+            )
             for fused, pos, d in scored[:top_k]
         )
 
-    def judge(self, ev: "Evidence", i: int, params: FusionParams, top_k: int) -> Match:
+    def judge(self, ev: Evidence, i: int, params: FusionParams, top_k: int) -> Match:
         cands = self.rank(ev, i, params, top_k)
         return self._judge(ev.texts[i], ev.cleaned[i], cands, ev.hits[i], ev.oos[i], ev.query_words[i], params)
 
@@ -458,8 +498,16 @@ class Matcher:
             best[p] = max(best.get(p, -1.0), float(sim))
         return best
 
-    def _judge(self, text: str, cleaned: str, cands: tuple[Candidate, ...], hits: dict[int, str],
-               oos: dict[int, str], query_words: list[str], params: FusionParams) -> Match:
+    def _judge(
+        self,
+        text: str,
+        cleaned: str,
+        cands: tuple[Candidate, ...],
+        hits: dict[int, str],
+        oos: dict[int, str],
+        query_words: list[str],
+        params: FusionParams,
+    ) -> Match:
         best = cands[0]
         runner = cands[1] if len(cands) > 1 else None
         margin = best.score - runner.score if runner else best.score
@@ -467,8 +515,11 @@ class Matcher:
         confidence = params.correct(features)
         p_out = params.out_of_list(features)
         out_of_list = p_out >= params.out_of_list_above
-        close_other_type = (runner is not None and runner.entry.list_type is not best.entry.list_type
-                            and margin < 0.1 * max(best.score, 1e-6))
+        close_other_type = (
+            runner is not None
+            and runner.entry.list_type is not best.entry.list_type
+            and margin < 0.1 * max(best.score, 1e-6)
+        )
         entry = best.entry
         flags = Flags(
             reclaimed=entry.is_reclaimed and not out_of_list,
@@ -478,8 +529,9 @@ class Matcher:
             needs_review=confidence < params.review_below or close_other_type,
         )
         handover = (entry.department or "县级主管部门") if flags.reclaimed else ""
-        return Match(text, cleaned, cands, confidence, p_out, margin, self._why(entry, query_words, hits),
-                     flags, handover)
+        return Match(
+            text, cleaned, cands, confidence, p_out, margin, self._why(entry, query_words, hits), flags, handover
+        )
 
     def _why(self, entry: DutyEntry, query_words: list[str], hits: dict[int, str]) -> tuple[str, ...]:
         pos = self._pos_by_id[entry.id]

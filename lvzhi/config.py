@@ -47,9 +47,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise ValueError(f"精度只能是 {'、'.join(PRECISIONS)}（收到 {self.precision!r}，见 --precision / LVZHI_PRECISION）")
+            raise ValueError(
+                f"精度只能是 {'、'.join(PRECISIONS)}（收到 {self.precision!r}，见 --precision / LVZHI_PRECISION）"
+            )
 
-    def with_overrides(self, **overrides) -> "Settings":
+    def with_overrides(self, **overrides) -> Settings:
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:
             clean["home"] = Path(clean["home"]).expanduser()
@@ -70,8 +72,17 @@ def load_settings(env: dict[str, str] | None = None, **flags) -> Settings:
     """Defaults, then LVZHI_<FIELD> variables, then explicit flags (None = not given)."""
     env = os.environ if env is None else env
     values = {}
-    types = {"home": Path, "top_k": int, "batch_size": int, "threads": int, "port": int, "max_upload_mb": int,
-             "session_hours": int, "fast": bool, "allow_anonymous_classify": bool}
+    types = {
+        "home": Path,
+        "top_k": int,
+        "batch_size": int,
+        "threads": int,
+        "port": int,
+        "max_upload_mb": int,
+        "session_hours": int,
+        "fast": bool,
+        "allow_anonymous_classify": bool,
+    }
     for f in fields(Settings):
         raw = env.get("LVZHI_" + f.name.upper())
         if raw not in (None, ""):

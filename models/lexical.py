@@ -70,7 +70,7 @@ class BM25:
     idf: np.ndarray | None = None
     doc_matrix: sp.csr_matrix | None = None  # (docs, vocab) BM25-weighted term frequencies
 
-    def fit(self, docs: list[list[str]]) -> "BM25":
+    def fit(self, docs: list[list[str]]) -> BM25:
         for doc in docs:
             for w in doc:
                 self.vocab.setdefault(w, len(self.vocab))
@@ -123,7 +123,7 @@ class LexicalIndex:
     )
     char_matrix: sp.csr_matrix | None = None
 
-    def fit(self, docs: list[str]) -> "LexicalIndex":
+    def fit(self, docs: list[str]) -> LexicalIndex:
         self.bm25.fit([self.segmenter.words(d) for d in docs])
         self.char_matrix = self.chars.fit_transform([char_text(d) for d in docs]).astype(np.float32).tocsr()
         return self

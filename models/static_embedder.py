@@ -71,14 +71,19 @@ class StaticQueryEncoder:
         (folder / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, tokenizer: object, identity: str) -> "StaticQueryEncoder":
+    def load(cls, folder: Path, tokenizer: object, identity: str) -> StaticQueryEncoder:
         vectors = np.load(folder / VECTORS_NAME)
         rows = np.load(folder / ROWS_NAME).astype(np.int64)
         bias = np.load(folder / BIAS_NAME)
         if vectors.ndim != 2 or bias.shape != (vectors.shape[1],) or rows.max(initial=-1) >= len(vectors):
             raise ValueError(f"静态向量文件不一致：{folder}")
-        return cls(rows=rows, vectors=vectors.astype(np.float32), bias=bias.astype(np.float32),
-                   tokenizer=tokenizer, identity=identity)
+        return cls(
+            rows=rows,
+            vectors=vectors.astype(np.float32),
+            bias=bias.astype(np.float32),
+            tokenizer=tokenizer,
+            identity=identity,
+        )
 
 
 def token_ids(tokenizer, texts: list[str]) -> list[list[int]]:

@@ -22,7 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 PASSWORDS = {"admin": "admin-password-1", "reviewer": "reviewer-password-1", "drafter": "drafter-password-1"}
 
 # Tickets whose answers on the bundled reference catalog are known (labelled set R0004 and hand-checked ones).
-PENSION_TICKET = "我爸每个月一百多块的养老金这个月没到账，说是没认证，老人不会弄手机，眼睛也看不清，怎么办？希望尽快处理。"
+PENSION_TICKET = (
+    "我爸每个月一百多块的养老金这个月没到账，说是没认证，老人不会弄手机，眼睛也看不清，怎么办？希望尽快处理。"
+)
 PENSION_ENTRY = "JB047"
 
 
@@ -83,13 +85,23 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.extra_env = extra_env or {}
 
-    def start(self, ready_timeout: float = 600.0) -> "ServerProcess":
-        env = {**os.environ, "LVZHI_HOME": str(self.home), "LVZHI_THREADS": os.environ.get("LVZHI_THREADS", "1"),
-               "PYTHONUNBUFFERED": "1", **self.extra_env}
+    def start(self, ready_timeout: float = 600.0) -> ServerProcess:
+        env = {
+            **os.environ,
+            "LVZHI_HOME": str(self.home),
+            "LVZHI_THREADS": os.environ.get("LVZHI_THREADS", "1"),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lvzhi.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for(self._ready, timeout=ready_timeout, every=0.5, what=f"server ready (log: {self.log_path})")
         return self
 
@@ -128,11 +140,12 @@ class ThreadServer:
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan=lifespan))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan)
+        )
         self._thread = None
 
-    def __enter__(self) -> "ThreadServer":
+    def __enter__(self) -> ThreadServer:
         import threading
 
         self._thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)

@@ -15,8 +15,11 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder(settings):
+    """The default model, adapted once per test home first (loading never trains: see training.adapt)."""
     from models.embedder import load_embedder
+    from training.adapt import prepare_model
 
+    prepare_model(settings)
     return load_embedder(settings)
 
 

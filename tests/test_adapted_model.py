@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 
 from lvzhi.config import BASE_MODEL, DEFAULT_MODEL
+from models.adapted import ADAPT_MANIFEST_NAME, AdaptedModelMissing
 from models.e5_rebuild import WEIGHTS_NAME, ensure_default_model, read_manifest
 from models.embedder import load_embedder
-from training.adapt import ADAPT_MANIFEST_NAME, _is_current, adaptation_pairs, ensure_adapted_model
+from training.adapt import _is_current, adaptation_pairs, ensure_adapted_model, prepare_model
 
 # Colloquial sayings and the list wording they mean (all in the bundled lexicon).
-SAYINGS = [("摆摊", "占道经营"), ("五保户", "特困人员救助供养"), ("老板拖欠工资", "根治拖欠农民工工资"),
-           ("邻居家狗乱叫", "养犬管理"), ("河里有人电鱼", "禁渔期管理")]
+SAYINGS = [
+    ("摆摊", "占道经营"),
+    ("五保户", "特困人员救助供养"),
+    ("老板拖欠工资", "根治拖欠农民工工资"),
+    ("邻居家狗乱叫", "养犬管理"),
+    ("河里有人电鱼", "禁渔期管理"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +80,26 @@ def test_damaged_or_stale_adaptation_is_not_trusted(settings, adapted, tmp_path)
     assert not _is_current(copy, base_sha, digest)
     (copy / ADAPT_MANIFEST_NAME).write_text("{", encoding="utf-8")
     assert not _is_current(copy, base_sha, digest)
+
+
+def test_loading_never_trains_and_says_what_to_run(settings, embedder, adapted, tmp_path):
+    """A home without the adapted model: loading refuses in Chinese; prepare_model is the step that builds it."""
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    base_dir = ensure_default_model(settings.models_dir)
+    (home / "models" / base_dir.name).symlink_to(base_dir, target_is_directory=True)
+    fresh = settings.with_overrides(home=home)
+    with pytest.raises(AdaptedModelMissing, match="尚未在.*适配完成.*prepare_model"):
+        load_embedder(fresh)
+    assert not (home / "models" / adapted[0].name).exists(), "loading left no model behind"
+    # The step the commands run first: here it reuses the shared folder (a copy), so nothing is trained.
+    shutil.copytree(adapted[0], home / "models" / adapted[0].name)
+    prepare_model(fresh, report=lambda message: pytest.fail(f"retrained: {message}"))
+    assert load_embedder(fresh).identity == embedder.identity
+    with open(home / "models" / adapted[0].name / WEIGHTS_NAME, "r+b") as fh:
+        fh.seek(4096)
+        byte = fh.read(1)
+        fh.seek(4096)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(AdaptedModelMissing, match="校验和不符"):
+        load_embedder(fresh)

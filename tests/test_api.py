@@ -114,9 +114,71 @@ def test_classify_many_and_bad_requests(client):
     assert missing.status_code == 404 and "找不到清单版本" in missing.json()["detail"]
 
 
+ENGLISH = ("Input should", "Field required", "JSON decode error", "value_error", "Expecting")
+
+
+def test_malformed_requests_get_chinese_422_naming_the_fields(client):
+    # Own logins: the module's shared ones are created later (a test below expires every session made before it).
+    admin, reviewer = bearer(client, "admin"), bearer(client, "reviewer")
+
+    def refused(reply, *words) -> dict:
+        body = reply.json()
+        assert reply.status_code == 422, reply.text
+        assert isinstance(body["detail"], str) and body["detail"].startswith("请求有误："), body
+        for word in words:
+            assert word in body["detail"], body["detail"]
+        assert not any(e in reply.text for e in ENGLISH), reply.text
+        return body
+
+    json_type = {"Content-Type": "application/json"}
+    # Not JSON at all, on three endpoints.
+    refused(
+        client.post("/api/classify", content='{"text": "路灯坏了",}'.encode(), headers=json_type),
+        "请求体第",
+        "不是合法的 JSON",
+        "双引号",
+    )
+    refused(
+        client.post("/api/login", content=b'{"name": "admin", "password": ', headers=json_type),
+        "不是合法的 JSON",
+        "缺少值",
+    )
+    refused(client.post("/api/users", content=b"name=x&role=admin", headers={**admin, **json_type}), "不是合法的 JSON")
+    # Valid JSON, wrong types: every wrong field is named with what it should be.
+    body = refused(
+        client.post("/api/classify", json={"text": 123, "top_k": "五"}), "字段 text：应为文本", "字段 top_k：应为整数"
+    )
+    assert [e["field"] for e in body["errors"]] == ["字段 text", "字段 top_k"]
+    refused(client.post("/api/classify", json={"texts": ["路灯坏了", 7]}), "字段 texts[1]：应为文本")
+    refused(client.post("/api/classify", json={"text": "路灯坏了", "top_k": 99}), "字段 top_k：应不大于 20")
+    refused(client.post("/api/classify", json=["路灯坏了"]), "请求体：应为 JSON 对象")
+    refused(client.post("/api/login", json={"name": ["admin"]}), "字段 name：应为文本", "字段 password：缺少此字段")
+    refused(
+        client.post("/api/reviews/1/decision", json={"decision": "maybe"}, headers=reviewer),
+        "字段 decision：只能是 'accept'、'correct'、'reject'",
+    )
+    refused(
+        client.post("/api/users", json={"name": "", "role": "boss", "password": "long-enough-1"}, headers=admin),
+        "字段 name：至少 1 个字符",
+        "字段 role：只能是",
+    )
+    refused(
+        client.patch("/api/users/admin", json={"active": "maybe"}, headers=admin), "字段 active：应为 true 或 false"
+    )
+    # Query and path parameters too.
+    refused(client.get("/api/reviews/queue?limit=lots", headers=reviewer), "查询参数 limit：应为整数")
+    refused(
+        client.post("/api/reviews/abc/decision", json={"decision": "accept"}, headers=reviewer),
+        "路径参数 review_id：应为整数",
+    )
+
+
 def test_classify_can_require_login(app_settings, embedder, tmp_path):
-    closed = Settings(home=private_home(tmp_path / "closed", Settings(home=app_settings.home)),
-                      allow_anonymous_classify=False, threads=app_settings.threads)
+    closed = Settings(
+        home=private_home(tmp_path / "closed", Settings(home=app_settings.home)),
+        allow_anonymous_classify=False,
+        threads=app_settings.threads,
+    )
     add_users(closed)
     with TestClient(create_app(closed, embedder=embedder)) as c:
         assert c.post("/api/classify", json={"text": "路灯坏了"}).status_code == 401
@@ -139,8 +201,11 @@ def test_classifying_does_not_block_other_requests(client):
     worker.start()
     try:
         # While the model works through 300 texts, the event loop still answers everyone else.
-        wait_for(lambda: client.get("/api/health").json()["classify_in_flight"] == 300 or done.is_set(),
-                 every=0.05, what="the big batch under way")
+        wait_for(
+            lambda: client.get("/api/health").json()["classify_in_flight"] == 300 or done.is_set(),
+            every=0.05,
+            what="the big batch under way",
+        )
         assert client.get("/api/health").status_code == 200
         assert client.get("/api/catalogs").status_code == 200
         assert not done.is_set()
@@ -172,13 +237,16 @@ def test_every_write_refuses_anonymous_callers(client, method, path, body):
     assert reply.json()["detail"] == "请先登录"
 
 
-@pytest.mark.parametrize("role,method,path,body", [
-    ("drafter", "post", "/api/reviews/1/decision", {"decision": "accept"}),
-    ("drafter", "get", "/api/reviews/queue", None),
-    ("reviewer", "post", "/api/catalogs", None),
-    ("reviewer", "post", "/api/users", {"name": "x", "role": "drafter", "password": "long-enough-1"}),
-    ("drafter", "get", "/api/users", None),
-])
+@pytest.mark.parametrize(
+    "role,method,path,body",
+    [
+        ("drafter", "post", "/api/reviews/1/decision", {"decision": "accept"}),
+        ("drafter", "get", "/api/reviews/queue", None),
+        ("reviewer", "post", "/api/catalogs", None),
+        ("reviewer", "post", "/api/users", {"name": "x", "role": "drafter", "password": "long-enough-1"}),
+        ("drafter", "get", "/api/users", None),
+    ],
+)
 def test_wrong_role_gets_403(client, role, method, path, body):
     reply = client.request(method, path, json=body, headers=bearer(client, role))
     assert reply.status_code == 403, reply.text
@@ -256,13 +324,19 @@ def test_decisions_are_stored_exported_and_learned(client, drafter, reviewer, ap
     catalog = load_reference_catalog()
     target = next(e for e in catalog.entries if e.id != review["suggested_id"] and e.list_type.short == "基本")
 
-    bad = client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "correct", "entry_id": "NOPE"},
-                      headers=reviewer)
+    bad = client.post(
+        f"/api/reviews/{review['id']}/decision", json={"decision": "correct", "entry_id": "NOPE"}, headers=reviewer
+    )
     assert bad.status_code == 422
-    assert client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "correct"},
-                       headers=reviewer).status_code == 422
-    done = client.post(f"/api/reviews/{review['id']}/decision",
-                       json={"decision": "correct", "entry_id": target.id, "comment": "应归入该事项"}, headers=reviewer)
+    assert (
+        client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "correct"}, headers=reviewer).status_code
+        == 422
+    )
+    done = client.post(
+        f"/api/reviews/{review['id']}/decision",
+        json={"decision": "correct", "entry_id": target.id, "comment": "应归入该事项"},
+        headers=reviewer,
+    )
     assert done.status_code == 200, done.text
     stored = done.json()["review"]
     assert (stored["decision"], stored["final_id"], stored["reviewer"]) == ("correct", target.id, "reviewer")
@@ -278,8 +352,11 @@ def test_decisions_are_stored_exported_and_learned(client, drafter, reviewer, ap
     assert best["id"] == target.id
 
     rejected = client.post("/api/reviews", json={"text": "帮我查一下明天的天气预报和航班"}, headers=drafter).json()
-    client.post(f"/api/reviews/{rejected['id']}/decision", json={"decision": "reject", "comment": "非政务事项"},
-                headers=reviewer)
+    client.post(
+        f"/api/reviews/{rejected['id']}/decision",
+        json={"decision": "reject", "comment": "非政务事项"},
+        headers=reviewer,
+    )
 
     rows = export_reviews(app_settings)
     assert all(list(r) == list(EXPORT_COLUMNS) for r in rows)
@@ -303,8 +380,9 @@ def test_reviews_survive_a_restart_and_examples_are_reloaded(client, app_setting
     text = "北边菜市场门口的垃圾桶好几天没人清运，臭气熏天"
     review = client.post("/api/reviews", json={"text": text}, headers=drafter).json()
     target = next(e for e in load_reference_catalog().entries if e.id not in (review["suggested_id"], "JB001"))
-    client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "correct", "entry_id": target.id},
-                headers=reviewer)
+    client.post(
+        f"/api/reviews/{review['id']}/decision", json={"decision": "correct", "entry_id": target.id}, headers=reviewer
+    )
     settle_learning(client)
     with TestClient(create_app(app_settings, embedder=embedder)) as second:
         wait_for(lambda: second.get("/api/health").json()["ready"], what="second app ready")
@@ -328,8 +406,12 @@ def test_catalog_import_browse_search_diff_and_classify(client, admin):
     assert any(c["version"] == default and c["default"] for c in listed["catalogs"])
 
     with open(OTHER_CATALOG, "rb") as fh:
-        reply = client.post("/api/catalogs", params={"filename": "catalog.csv", "name": "东城街道清单"},
-                            content=fh.read(), headers=admin)
+        reply = client.post(
+            "/api/catalogs",
+            params={"filename": "catalog.csv", "name": "东城街道清单"},
+            content=fh.read(),
+            headers=admin,
+        )
     assert reply.status_code == 200, reply.text
     imported = reply.json()
     assert imported["name"] == "东城街道清单" and imported["entries"] > 100
@@ -352,15 +434,17 @@ def test_catalog_import_browse_search_diff_and_classify(client, admin):
     same = client.get("/api/catalogs/diff", params={"a": version, "b": version}).json()
     assert same["changes"] == [] and same["unchanged"] == imported["entries"]
 
-    answer = client.post("/api/classify", json={"text": "小区周边蚊子、蟑螂、老鼠特别多，能不能组织统一消杀一次？",
-                                                "catalog": version[:8]}).json()
+    answer = client.post(
+        "/api/classify",
+        json={"text": "小区周边蚊子、蟑螂、老鼠特别多，能不能组织统一消杀一次？", "catalog": version[:8]},
+    ).json()
     assert answer["catalog_version"] == version and answer["catalog_name"] == "东城街道清单"
     other_ids = {e["id"] for e in client.get(f"/api/catalogs/{version}/entries").json()["entries"]}
     assert answer["results"][0]["best"]["id"] in other_ids - {e["id"] for e in current["entries"]}
 
 
 def test_catalog_import_reports_problems(client, admin):
-    bad = "序号,事项名称\n1,\n1,重复的序号\n".encode("utf-8")
+    bad = "序号,事项名称\n1,\n1,重复的序号\n".encode()
     reply = client.post("/api/catalogs", params={"filename": "坏清单.csv"}, content=bad, headers=admin)
     assert reply.status_code == 422
     assert reply.json()["problems"] and "坏清单.csv" in reply.json()["detail"]
@@ -370,13 +454,22 @@ def test_catalog_import_reports_problems(client, admin):
 
 
 def test_admin_manages_users(client, admin):
-    made = client.post("/api/users", json={"name": "张三", "role": "drafter", "password": "zhangsan-pass"},
-                       headers=admin)
+    made = client.post(
+        "/api/users", json={"name": "张三", "role": "drafter", "password": "zhangsan-pass"}, headers=admin
+    )
     assert made.status_code == 200 and made.json()["role"] == "drafter"
-    assert client.post("/api/users", json={"name": "张三", "role": "drafter", "password": "zhangsan-pass"},
-                       headers=admin).status_code == 409
-    assert client.post("/api/users", json={"name": "李四", "role": "drafter", "password": "short"},
-                       headers=admin).status_code == 422
+    assert (
+        client.post(
+            "/api/users", json={"name": "张三", "role": "drafter", "password": "zhangsan-pass"}, headers=admin
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(
+            "/api/users", json={"name": "李四", "role": "drafter", "password": "short"}, headers=admin
+        ).status_code
+        == 422
+    )
     login = client.post("/api/login", json={"name": "张三", "password": "zhangsan-pass"}).json()
     his = {"Authorization": "Bearer " + login["token"]}
     assert client.get("/api/reviews/queue", headers=his).status_code == 403
@@ -420,8 +513,13 @@ def test_lvzhi_user_add_creates_a_login(client, app_settings):
     import sys
 
     def lvzhi(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "lvzhi.cli", "--home", str(app_settings.home), "user", *args],
-                              input=stdin, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "lvzhi.cli", "--home", str(app_settings.home), "user", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     made = lvzhi("add", "王五", "--role", "reviewer", stdin="wangwu-password\n")  # the password prompt reads stdin
     assert made.returncode == 0, made.stderr
@@ -443,13 +541,19 @@ def test_diff_of_a_revised_list_names_each_change(client, admin, tmp_path):
     removed, renamed = rows[-1], rows[1]
     revised = [dict(r) for r in rows[:-1]]
     revised[1]["事项名称"] = renamed["事项名称"] + "（调整）"
-    revised.append({**rows[0], "序号": "JB999", "事项名称": "城市书房运营管理", "具体内容": "运营管理城市书房，组织全民阅读活动。"})
+    revised.append(
+        {**rows[0], "序号": "JB999", "事项名称": "城市书房运营管理", "具体内容": "运营管理城市书房，组织全民阅读活动。"}
+    )
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(revised)
-    reply = client.post("/api/catalogs", params={"filename": "修订版.csv", "name": "修订版"},
-                        content=buf.getvalue().encode("utf-8"), headers=admin)
+    reply = client.post(
+        "/api/catalogs",
+        params={"filename": "修订版.csv", "name": "修订版"},
+        content=buf.getvalue().encode("utf-8"),
+        headers=admin,
+    )
     assert reply.status_code == 200, reply.text
     default = client.get("/api/catalogs").json()["default_version"]
     diff = client.get("/api/catalogs/diff", params={"a": default, "b": reply.json()["version"]}).json()
@@ -465,12 +569,21 @@ def test_diff_of_a_revised_list_names_each_change(client, admin, tmp_path):
 
 def test_shared_duty_shows_both_sides_and_revisions_of_the_county_part(client, admin):
     def import_list(name: str, county: str) -> str:
-        rows = [["序号", "事项名称", "县级部门职责", "乡镇（街道）配合职责", "县级主责部门"],
-                ["1", "违法用地查处配合", county, "开展日常巡查，发现后及时制止并报告", "县自然资源局"],
-                ["2", "食品安全执法配合", "查处销售过期变质食品等违法行为", "开展日常巡查，发现后及时制止并报告", "县市场监管局"]]
+        rows = [
+            ["序号", "事项名称", "县级部门职责", "乡镇（街道）配合职责", "县级主责部门"],
+            ["1", "违法用地查处配合", county, "开展日常巡查，发现后及时制止并报告", "县自然资源局"],
+            [
+                "2",
+                "食品安全执法配合",
+                "查处销售过期变质食品等违法行为",
+                "开展日常巡查，发现后及时制止并报告",
+                "县市场监管局",
+            ],
+        ]
         body = "\n".join(",".join(r) for r in rows).encode("gbk")
-        reply = client.post("/api/catalogs", params={"filename": "配合履职事项清单.csv", "name": name},
-                            content=body, headers=admin)
+        reply = client.post(
+            "/api/catalogs", params={"filename": "配合履职事项清单.csv", "name": name}, content=body, headers=admin
+        )
         assert reply.status_code == 200, reply.text
         return reply.json()["version"]
 
@@ -480,7 +593,10 @@ def test_shared_duty_shows_both_sides_and_revisions_of_the_county_part(client, a
     answer = client.post("/api/classify", json={"text": "有人在村里耕地上盖房子", "catalog": first}).json()
     best = answer["results"][0]["best"]
     assert (best["id"], best["description"], best["department_duty"]) == (
-        "1", "开展日常巡查，发现后及时制止并报告", "查处未经批准占用耕地建房行为")
+        "1",
+        "开展日常巡查，发现后及时制止并报告",
+        "查处未经批准占用耕地建房行为",
+    )
 
     second = import_list("配合清单（修订）", "查处未经批准占用耕地建房、非法采矿行为")
     diff = client.get("/api/catalogs/diff", params={"a": first, "b": second}).json()

@@ -17,8 +17,9 @@ from api.store import Store
 from lvzhi.config import Settings
 from tests.api_fixtures import add_users, bearer, private_home, wait_for
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("inference.bulk") is None,
-                                reason="inference.bulk (issue 3) is not in this tree yet")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("inference.bulk") is None, reason="inference.bulk (issue 3) is not in this tree yet"
+)
 
 ITEMS = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelled" / "reference_items.csv"
 
@@ -27,8 +28,15 @@ def hotline_rows(n: int) -> list[dict]:
     """A hotline export shaped like the platforms' (ticket number, time, title, content), from labelled texts."""
     with open(ITEMS, encoding="utf-8-sig", newline="") as fh:
         texts = [r["内容"] for r in csv.DictReader(fh)]
-    return [{"工单编号": f"GD{i:05d}", "受理时间": f"2024-{1 + i % 12:02d}-{1 + i % 27:02d}",
-             "诉求标题": "市民来电", "诉求内容": texts[i % len(texts)]} for i in range(n)]
+    return [
+        {
+            "工单编号": f"GD{i:05d}",
+            "受理时间": f"2024-{1 + i % 12:02d}-{1 + i % 27:02d}",
+            "诉求标题": "市民来电",
+            "诉求内容": texts[i % len(texts)],
+        }
+        for i in range(n)
+    ]
 
 
 def csv_bytes(rows: list[dict], encoding: str = "utf-8") -> bytes:
@@ -65,8 +73,12 @@ def job(client, headers, job_id: int) -> dict:
 
 
 def finished(client, headers, job_id: int, timeout: float = 600) -> dict:
-    return wait_for(lambda: (j := job(client, headers, job_id))["status"] in ("done", "failed", "cancelled") and j,
-                    timeout=timeout, every=0.5, what=f"job {job_id} finished")
+    return wait_for(
+        lambda: (j := job(client, headers, job_id))["status"] in ("done", "failed", "cancelled") and j,
+        timeout=timeout,
+        every=0.5,
+        what=f"job {job_id} finished",
+    )
 
 
 def output_rows(client, headers, done: dict) -> list[list]:
@@ -155,8 +167,9 @@ def test_a_job_interrupted_by_a_restart_resumes_and_matches_an_uninterrupted_run
         headers = bearer(client, "drafter")
         resumed = finished(client, headers, queued["id"])
         assert resumed["status"] == "done" and resumed["resumed"] and resumed["done"] == 240
-        again = finished(client, headers, submit(client, headers, "完整.csv", content, chunk_rows="20",
-                                                 output_format="csv")["id"])
+        again = finished(
+            client, headers, submit(client, headers, "完整.csv", content, chunk_rows="20", output_format="csv")["id"]
+        )
         assert output_rows(client, headers, resumed) == output_rows(client, headers, again)
     finally:
         client.__exit__(None, None, None)
@@ -184,14 +197,16 @@ def job_state_from_db(settings: Settings, job_id: int) -> dict:
 MERGE_ITEMS = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelled" / "merge_items.csv"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("inference.merge") is None,
-                    reason="inference.merge (issue 4) is not in this tree yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("inference.merge") is None, reason="inference.merge (issue 4) is not in this tree yet"
+)
 def test_merge_job_proposes_groups_for_review(app_settings, embedder):
     client = start(app_settings, embedder)
     try:
         headers = bearer(client, "drafter")
-        reply = client.post("/api/jobs/merge", params={"filename": "原始事项.csv"}, content=MERGE_ITEMS.read_bytes(),
-                            headers=headers)
+        reply = client.post(
+            "/api/jobs/merge", params={"filename": "原始事项.csv"}, content=MERGE_ITEMS.read_bytes(), headers=headers
+        )
         assert reply.status_code == 200, reply.text
         done = finished(client, headers, reply.json()["id"])
         assert done["status"] == "done" and done["stage"] == "", done
@@ -224,8 +239,16 @@ def test_a_job_whose_matcher_changed_meanwhile_starts_over(app_settings, embedde
     store = Store.open(app_settings)
     try:
         version = job_state_catalog(app_settings)
-        review = store.reviews.add(ReviewDraft("河道里漂着很多垃圾没人捞", {"best": {"id": "JB060"}, "confidence": 0.4,
-                                                                         "flags": {}}, version, "", "m", "drafter"))
+        review = store.reviews.add(
+            ReviewDraft(
+                "河道里漂着很多垃圾没人捞",
+                {"best": {"id": "JB060"}, "confidence": 0.4, "flags": {}},
+                version,
+                "",
+                "m",
+                "drafter",
+            )
+        )
         store.reviews.decide(review.id, "correct", "JB001", "基层党组织建设", "reviewer", "")
     finally:
         store.close()

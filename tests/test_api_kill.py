@@ -18,8 +18,12 @@ from tests.api_fixtures import PASSWORDS, ServerProcess, add_users, private_home
 pytestmark = pytest.mark.slow
 
 ITEMS_TEXTS = [
-    "村里的路灯坏了好几天了", "小区里老鼠很多，希望组织消杀", "新建厂房需要办理建筑工程施工许可",
-    "隔壁邻居装修噪音太大", "我家孩子的学籍转不过来", "想给我们公司申请高新技术企业认定",
+    "村里的路灯坏了好几天了",
+    "小区里老鼠很多，希望组织消杀",
+    "新建厂房需要办理建筑工程施工许可",
+    "隔壁邻居装修噪音太大",
+    "我家孩子的学籍转不过来",
+    "想给我们公司申请高新技术企业认定",
 ]
 HAS_BULK = importlib.util.find_spec("inference.bulk") is not None
 
@@ -55,8 +59,11 @@ class ReviewStream:
                     self.submitted[review_id] = text
                 comment = f"驳回{review_id}"
                 # Rejections only: they do not teach the matcher, so the bulk job's checkpoint stays resumable.
-                reply = client.post(f"/api/reviews/{review_id}/decision",
-                                    json={"decision": "reject", "comment": comment}, headers=self.reviewer)
+                reply = client.post(
+                    f"/api/reviews/{review_id}/decision",
+                    json={"decision": "reject", "comment": comment},
+                    headers=self.reviewer,
+                )
                 if reply.status_code == 200:
                     with self.lock:
                         self.decided[review_id] = comment
@@ -97,17 +104,24 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path, settings, em
         drafter, reviewer = login(server.url, "drafter"), login(server.url, "reviewer")
         job_id = None
         if HAS_BULK:
-            reply = httpx.post(server.url + "/api/jobs/bulk", params={"filename": "热线.csv", "chunk_rows": "20",
-                                                                      "output_format": "csv"},
-                               content=hotline_csv(600), headers=drafter, timeout=60)
+            reply = httpx.post(
+                server.url + "/api/jobs/bulk",
+                params={"filename": "热线.csv", "chunk_rows": "20", "output_format": "csv"},
+                content=hotline_csv(600),
+                headers=drafter,
+                timeout=60,
+            )
             assert reply.status_code == 200, reply.text
             job_id = reply.json()["id"]
         stream = ReviewStream(server.url, drafter, reviewer)
         stream.start()
         wait_for(lambda: stream.acknowledged() >= 30, timeout=600, what="30 acknowledged writes")
         if job_id is not None:
-            wait_for(lambda: httpx.get(f"{server.url}/api/jobs/{job_id}", headers=drafter).json()["done"] > 0,
-                     timeout=600, what="bulk job under way")
+            wait_for(
+                lambda: httpx.get(f"{server.url}/api/jobs/{job_id}", headers=drafter).json()["done"] > 0,
+                timeout=600,
+                what="bulk job under way",
+            )
         server.kill()  # writers are mid-request here
     finally:
         if stream is not None:
@@ -118,8 +132,9 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path, settings, em
     with sqlite3.connect(home / "lvzhi.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         rows = {r[0]: r[1:] for r in conn.execute("SELECT id, text, status, decision, comment FROM reviews")}
-        job_row = (conn.execute("SELECT status, done_rows FROM jobs WHERE id = ?", (job_id,)).fetchone()
-                   if job_id else None)
+        job_row = (
+            conn.execute("SELECT status, done_rows FROM jobs WHERE id = ?", (job_id,)).fetchone() if job_id else None
+        )
     assert stream.submitted and stream.decided
     for review_id, text in stream.submitted.items():
         assert review_id in rows and rows[review_id][0] == text
@@ -136,8 +151,15 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(tmp_path, settings, em
         assert counts["decided"] >= len(stream.decided)
         if job_id is not None:
             drafter = login(server.url, "drafter")
-            done = wait_for(lambda: (j := httpx.get(f"{server.url}/api/jobs/{job_id}", headers=drafter).json())
-                            ["status"] in ("done", "failed") and j, timeout=600, what="resumed job done")
+            done = wait_for(
+                lambda: (
+                    (j := httpx.get(f"{server.url}/api/jobs/{job_id}", headers=drafter).json())["status"]
+                    in ("done", "failed")
+                    and j
+                ),
+                timeout=600,
+                what="resumed job done",
+            )
             assert done["status"] == "done" and done["resumed"] and done["done"] == 600, done
             assert not any("从头" in n for n in done["summary"]["notes"])
             out = httpx.get(f"{server.url}/api/jobs/{job_id}/files/0", headers=drafter)

@@ -52,16 +52,48 @@ def postgres_url():
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
     port = free_port()
-    subprocess.run(_as_postgres_user([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "lvzhi", "-E",
-                                      "UTF8", "--locale=C", "--no-sync"]), check=True, capture_output=True)
-    subprocess.run(_as_postgres_user([str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                                      f"-k {sockets} -p {port} -c listen_addresses='' -c fsync=off", "start"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres_user(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "lvzhi",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(root / "log"),
+                "-o",
+                f"-k {sockets} -p {port} -c listen_addresses='' -c fsync=off",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql://lvzhi@/postgres?host={sockets}&port={port}"
     finally:
-        subprocess.run(_as_postgres_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -88,8 +120,12 @@ def store(store_settings):
 def match_dict(entry_id: str, confidence: float, **flags) -> dict:
     base = {"out_of_list": False, "reclaimed": False, "zombie": False, "bottom_line": False, "needs_review": False}
     base.update(flags)
-    return {"best": {"id": entry_id, "name": f"事项{entry_id}"}, "confidence": confidence, "flags": base,
-            "candidates": []}
+    return {
+        "best": {"id": entry_id, "name": f"事项{entry_id}"},
+        "confidence": confidence,
+        "flags": base,
+        "candidates": [],
+    }
 
 
 def test_migrations_are_recorded_once(store):
@@ -114,9 +150,13 @@ def test_users_and_sessions(store):
 
 
 def test_review_queue_decisions_and_export(store):
-    drafts = [("普通事项", match_dict("A1", 0.9)), ("不确定事项", match_dict("A2", 0.3, needs_review=True)),
-              ("收回事项", match_dict("S1", 0.6, reclaimed=True)), ("清单外事项", match_dict("A3", 0.1, out_of_list=True)),
-              ("更不确定", match_dict("A4", 0.2, needs_review=True))]
+    drafts = [
+        ("普通事项", match_dict("A1", 0.9)),
+        ("不确定事项", match_dict("A2", 0.3, needs_review=True)),
+        ("收回事项", match_dict("S1", 0.6, reclaimed=True)),
+        ("清单外事项", match_dict("A3", 0.1, out_of_list=True)),
+        ("更不确定", match_dict("A4", 0.2, needs_review=True)),
+    ]
     added = [store.reviews.add(ReviewDraft(t, m, "v1", "清单", "model@1", "drafter")) for t, m in drafts]
     queue = [r.text for r in store.reviews.queue()]
     assert queue == ["清单外事项", "收回事项", "更不确定", "不确定事项", "普通事项"]
@@ -174,8 +214,9 @@ def test_the_service_runs_on_postgresql(postgres_url, tmp_path, settings, embedd
         wait_for(lambda: client.get("/api/health").json()["ready"], what="model ready")
         assert client.get("/api/health").json()["database"] == "postgresql"
         review = client.post("/api/reviews", json={"text": PENSION_TICKET}, headers=bearer(client, "drafter")).json()
-        decided = client.post(f"/api/reviews/{review['id']}/decision", json={"decision": "accept"},
-                              headers=bearer(client, "reviewer"))
+        decided = client.post(
+            f"/api/reviews/{review['id']}/decision", json={"decision": "accept"}, headers=bearer(client, "reviewer")
+        )
         assert decided.status_code == 200 and decided.json()["review"]["final_id"] == review["suggested_id"]
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT decision, reviewer FROM reviews").fetchall() == [("accept", "reviewer")]

@@ -68,10 +68,16 @@ def xlsx_bytes(rows: list[list[str]]) -> bytes:
 def test_valid_csv_raw_and_xlsx_multipart_are_accepted(client, admin, app_settings):
     raw = import_catalog(client, admin, "东城清单.csv", OTHER_CATALOG.read_bytes())
     assert raw.status_code == 200, raw.text
-    workbook = xlsx_bytes([["序号", "清单类型", "事项名称", "承办机构"], ["A1", "基本", "垃圾分类宣传", "城管办"],
-                           ["A2", "配合", "森林防火巡查", "应急办"]])
-    multipart = client.post("/api/catalogs", files={"file": ("小清单.xlsx", workbook)}, data={"name": "小清单"},
-                            headers=admin)
+    workbook = xlsx_bytes(
+        [
+            ["序号", "清单类型", "事项名称", "承办机构"],
+            ["A1", "基本", "垃圾分类宣传", "城管办"],
+            ["A2", "配合", "森林防火巡查", "应急办"],
+        ]
+    )
+    multipart = client.post(
+        "/api/catalogs", files={"file": ("小清单.xlsx", workbook)}, data={"name": "小清单"}, headers=admin
+    )
     assert multipart.status_code == 200, multipart.text
     assert multipart.json()["name"] == "小清单" and multipart.json()["entries"] == 2
     assert not leftovers(app_settings)
@@ -80,13 +86,16 @@ def test_valid_csv_raw_and_xlsx_multipart_are_accepted(client, admin, app_settin
 # -- wrong type ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("filename,content,words", [
-    ("清单.xlsx", "序号,事项名称\n1,垃圾分类\n".encode("utf-8"), "内容是 CSV"),
-    ("清单.csv", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "不是表格"),
-    ("清单.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "另存为 .xlsx"),
-    ("清单.csv", "序号,事项名称\n1,垃圾分类\n".encode("utf-16"), "UTF-16"),
-    ("程序.exe", b"MZ\x90\x00\x03\x00\x00\x00", "不是表格"),
-])
+@pytest.mark.parametrize(
+    "filename,content,words",
+    [
+        ("清单.xlsx", "序号,事项名称\n1,垃圾分类\n".encode(), "内容是 CSV"),
+        ("清单.csv", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "不是表格"),
+        ("清单.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "另存为 .xlsx"),
+        ("清单.csv", "序号,事项名称\n1,垃圾分类\n".encode("utf-16"), "UTF-16"),
+        ("程序.exe", b"MZ\x90\x00\x03\x00\x00\x00", "不是表格"),
+    ],
+)
 def test_type_is_checked_by_content(client, admin, app_settings, filename, content, words):
     reply = import_catalog(client, admin, filename, content)
     assert reply.status_code == 415, reply.text
@@ -157,19 +166,24 @@ def test_xlsx_zip_bomb_is_refused_before_parsing(client, admin, app_settings):
 
 
 def test_csv_with_a_ten_megabyte_cell_is_refused(app_settings, embedder, tmp_path):
-    roomy = Settings(home=private_home(tmp_path / "roomy", Settings(home=app_settings.home)), max_upload_mb=64,
-                     threads=app_settings.threads)
+    roomy = Settings(
+        home=private_home(tmp_path / "roomy", Settings(home=app_settings.home)),
+        max_upload_mb=64,
+        threads=app_settings.threads,
+    )
     add_users(roomy)
     with TestClient(create_app(roomy, embedder=embedder)) as c:
         headers = bearer(c, "admin")
         one_line = "序号,事项名称,事项内容\n1,垃圾分类," + "很" * (10 << 20) + "\n"
-        reply = c.post("/api/catalogs", params={"filename": "超长.csv"}, content=one_line.encode("utf-8"),
-                       headers=headers)
+        reply = c.post(
+            "/api/catalogs", params={"filename": "超长.csv"}, content=one_line.encode("utf-8"), headers=headers
+        )
         assert reply.status_code == 422 and "第 2 行" in reply.json()["detail"], reply.text
         # The same size in one quoted cell over many short lines: caught by the csv field limit.
         many_lines = '序号,事项名称,事项内容\n1,垃圾分类,"' + ("很长的说明\n" * (2 << 20)) + '"\n'
-        reply = c.post("/api/catalogs", params={"filename": "多行.csv"}, content=many_lines.encode("utf-8"),
-                       headers=headers)
+        reply = c.post(
+            "/api/catalogs", params={"filename": "多行.csv"}, content=many_lines.encode("utf-8"), headers=headers
+        )
         assert reply.status_code == 422 and "单元格超过" in reply.json()["detail"], reply.text
         assert c.get("/api/health").status_code == 200
         assert not leftovers(roomy)
@@ -216,8 +230,13 @@ def push_until_answered(port: int, path: str, headers: list[str], total: int, ch
 def test_two_gigabyte_upload_is_refused_without_reading_it(app, app_settings, client, admin, chunked):
     two_gb = 2 << 30
     with ThreadServer(app, lifespan="off") as server:
-        status, sent = push_until_answered(server.port, "/api/jobs/bulk?filename=" + "big.csv",
-                                           [f"Authorization: {admin['Authorization']}"], two_gb, chunked)
+        status, sent = push_until_answered(
+            server.port,
+            "/api/jobs/bulk?filename=" + "big.csv",
+            [f"Authorization: {admin['Authorization']}"],
+            two_gb,
+            chunked,
+        )
     assert status == 413
     # Refused by the declared length at once, or by the byte count as the stream crossed the 1 MB cap.
     assert sent < 64 << 20

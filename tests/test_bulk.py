@@ -48,8 +48,10 @@ def read_output_csv(path: Path) -> tuple[list[str], list[list[str]]]:
 def test_columns_by_name_then_by_content():
     c = detect_columns(["工单编号", "来电时间", "留言主题", "市民诉求内容", "回复内容"], [])
     assert (c.text, c.title, c.date) == ("市民诉求内容", "留言主题", "")
-    sample = [{"编号": "1", "日期": "2024-03-01", "说明": "小区门口每晚有人摆摊卖烧烤，占用人行道"},
-              {"编号": "2", "日期": "2024/3/2", "说明": "村里垃圾好几天没人清运"}]
+    sample = [
+        {"编号": "1", "日期": "2024-03-01", "说明": "小区门口每晚有人摆摊卖烧烤，占用人行道"},
+        {"编号": "2", "日期": "2024/3/2", "说明": "村里垃圾好几天没人清运"},
+    ]
     c = detect_columns(["编号", "日期", "说明"], sample)
     assert (c.text, c.date) == ("说明", "日期")
     assert "按内容识别" in c.how
@@ -87,10 +89,13 @@ def test_rows_that_cannot_be_classified_say_why():
 
 
 def test_near_duplicates_grouped_without_pairwise_comparison():
-    texts = ["幸福里小区门口每晚有人摆摊卖烧烤，占用人行道，希望尽快处理",
-             "幸福里小区门口每晚有人摆摊卖烧烤，占用人行道，希望尽快处理。再次反映",
-             "柳溪村自来水发黄有异味，不敢喝，请检测一下水质",
-             "我今年满六十岁了，城乡居民养老保险什么时候开始领", ""]
+    texts = [
+        "幸福里小区门口每晚有人摆摊卖烧烤，占用人行道，希望尽快处理",
+        "幸福里小区门口每晚有人摆摊卖烧烤，占用人行道，希望尽快处理。再次反映",
+        "柳溪村自来水发黄有异味，不敢喝，请检测一下水质",
+        "我今年满六十岁了，城乡居民养老保险什么时候开始领",
+        "",
+    ]
     keys, valid = band_keys(texts)
     assert valid.tolist() == [True, True, True, True, False]
     labels = group_labels(((keys[:, b], valid) for b in range(BANDS)), len(texts))
@@ -108,15 +113,29 @@ def test_report_finds_zombies_and_reclaimed_load(reference_catalog):
     stats.by_list_type.update({"上级部门收回事项": 5, "基本履职事项": 2})
     stats.last_date = {reclaimed.id: "2024-06-30", old.id: "2022-01-15"}
     stats.first_day, stats.last_day, stats.rows = "2022-01-15", "2024-06-30", 7
-    r = build_report(catalog=cat, stats=stats, duplicates=DuplicateSummary(0, 0), themes=[], zombie_months=12,
-                     columns={"how": ""}, input_name="in.csv", output_name="out.csv", fast=False)
+    r = build_report(
+        catalog=cat,
+        stats=stats,
+        duplicates=DuplicateSummary(0, 0),
+        themes=[],
+        zombie_months=12,
+        columns={"how": ""},
+        input_name="in.csv",
+        output_name="out.csv",
+        fast=False,
+    )
     stale = {z["id"]: z for z in r["zombies"]["stale"]}
     assert list(stale) == [old.id] and stale[old.id]["last_date"] == "2022-01-15"
     assert stale[old.id]["months_since"] == 29
     assert len(r["zombies"]["no_tickets"]) == len(cat) - 2
     assert r["zombies"]["no_tickets"][0]["list_type"] == "上级部门收回事项"
-    assert r["reclaimed_load"] == [{"department": reclaimed.department, "tickets": 5,
-                                    "entries": [{"id": reclaimed.id, "name": reclaimed.name, "tickets": 5}]}]
+    assert r["reclaimed_load"] == [
+        {
+            "department": reclaimed.department,
+            "tickets": 5,
+            "entries": [{"id": reclaimed.id, "name": reclaimed.name, "tickets": 5}],
+        }
+    ]
     assert r["cooperate_reclaimed"]["ticket_share"] == round(5 / 7, 4)
     assert r["cooperate_reclaimed"]["national_entry_share"] == 0.656
 
@@ -147,8 +166,9 @@ def test_gbk_csv_every_row_kept_in_order_with_report(tmp_path, tickets, bulk_mat
     src = write_csv(tmp_path / "工单导出.csv", tickets, encoding="gbk")
     assert open_table(src).encoding == "gb18030"
     seen: list[BulkProgress] = []
-    result = run_bulk(src, tmp_path / "结果.csv", BulkOptions(chunk_rows=25), settings, matcher=bulk_matcher,
-                      progress=seen.append)
+    result = run_bulk(
+        src, tmp_path / "结果.csv", BulkOptions(chunk_rows=25), settings, matcher=bulk_matcher, progress=seen.append
+    )
     header, rows = read_output_csv(result.output)
     assert header == HEADERS + list(RESULT_HEADERS)
     assert len(rows) == len(tickets) == result.rows
@@ -180,8 +200,11 @@ def test_gbk_csv_every_row_kept_in_order_with_report(tmp_path, tickets, bulk_mat
     assert sum(o["tickets"] for o in report["by_office"]) == report["in_list"]
     text = result.report.read_text(encoding="utf-8")
     assert "65.6%" in text and "僵尸事项候选" in text and "重复工单" in text
-    assert {p.name for p in result.charts} == {"结果.chart-office.png", "结果.chart-share.png",
-                                               "结果.chart-monthly.png"}
+    assert {p.name for p in result.charts} == {
+        "结果.chart-office.png",
+        "结果.chart-share.png",
+        "结果.chart-monthly.png",
+    }
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in result.charts)
     assert not checkpoint_dir(result.output).exists()
 
@@ -197,7 +220,11 @@ def test_utf8_csv_other_headers_to_xlsx_with_summary(tmp_path, tickets, bulk_mat
         for r in tickets[:30]:
             w.writerow([r[0], r[1].replace("-", "/"), r[6], r[7]])
     result = run_bulk(src, tmp_path / "out.xlsx", BulkOptions(chunk_rows=16), settings, matcher=bulk_matcher)
-    assert (result.columns["text"], result.columns["title"], result.columns["date"]) == ("工单内容", "留言主题", "来电时间")
+    assert (result.columns["text"], result.columns["title"], result.columns["date"]) == (
+        "工单内容",
+        "留言主题",
+        "来电时间",
+    )
     book = openpyxl.load_workbook(result.output)
     assert book.sheetnames == ["结果", "汇总", "图表"]
     sheet = list(book["结果"].iter_rows(values_only=True))
@@ -212,8 +239,9 @@ def test_utf8_csv_other_headers_to_xlsx_with_summary(tmp_path, tickets, bulk_mat
 
 def test_xlsx_input_with_real_dates(tmp_path, tickets, bulk_matcher, settings):
     src = write_xlsx(tmp_path / "export.xlsx", tickets[:24])
-    result = run_bulk(src, tmp_path / "out.csv", BulkOptions(chunk_rows=10, report_format="html"), settings,
-                      matcher=bulk_matcher)
+    result = run_bulk(
+        src, tmp_path / "out.csv", BulkOptions(chunk_rows=10, report_format="html"), settings, matcher=bulk_matcher
+    )
     header, rows = read_output_csv(result.output)
     assert len(rows) == 24 and [r[0] for r in rows] == [t[0] for t in tickets[:24]]
     report = json.loads(result.report_json.read_text(encoding="utf-8"))
@@ -279,19 +307,19 @@ def test_excel_97_export_is_read_like_xlsx(tmp_path, tickets, bulk_matcher, sett
 
 def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
     """Undecodable bytes, a field too large for CSV, empty, binary and over-long cells: all kept, none guessed."""
-    good = "幸福里小区楼下烧烤店油烟太大，窗户都不敢开".encode("utf-8")
+    good = "幸福里小区楼下烧烤店油烟太大，窗户都不敢开".encode()
     lines = [
-        "编号,诉求内容,受理时间".encode("utf-8"),
+        "编号,诉求内容,受理时间".encode(),
         b"1," + good + b",2024-01-05",
-        b"2," + "路灯坏了".encode("utf-8") + b"\xff\xfe\xfa,2024-01-06",  # not UTF-8
+        b"2," + "路灯坏了".encode() + b"\xff\xfe\xfa,2024-01-06",  # not UTF-8
         b"3,,2024-01-07",
-        b"4,\"" + b"x" * 140_000 + b"\",2024-01-08",  # beyond the csv module's field limit
-        b"5,\"" + "投诉".encode("utf-8") * 1600 + b"\",2024-01-09",
+        b'4,"' + b"x" * 140_000 + b'",2024-01-08',  # beyond the csv module's field limit
+        b'5,"' + "投诉".encode() * 1600 + b'",2024-01-09',
         b"6,###@@@!!!,2024-01-10",
         b"7," + good + b",2024-01-11",
-        "8,\"路灯不亮\r\n已经一个多月，晚上出行不安全\",2024-01-12".encode("utf-8"),  # a line break inside a cell
-        "9,小区门口有人摆摊,占用盲道,2024-01-13".encode("utf-8"),  # an unquoted comma: every later column shifted
-        "10,路灯不亮,2024-01-14,,".encode("utf-8"),  # trailing empty cells are harmless
+        '8,"路灯不亮\r\n已经一个多月，晚上出行不安全",2024-01-12'.encode(),  # a line break inside a cell
+        "9,小区门口有人摆摊,占用盲道,2024-01-13".encode(),  # an unquoted comma: every later column shifted
+        "10,路灯不亮,2024-01-14,,".encode(),  # trailing empty cells are harmless
     ]
     src = tmp_path / "bad.csv"
     src.write_bytes(b"\n".join(lines) + b"\n")
@@ -317,8 +345,11 @@ def test_bad_row_fixture(tmp_path, bulk_matcher, settings):
 
 def test_column_the_export_left_unnamed_is_kept_not_refused(tmp_path):
     src = tmp_path / "unnamed.csv"
-    src.write_text("编号,诉求内容,受理时间\n1,路灯坏了,2024-01-01,张三\n2,垃圾没人清,2024-01-02,李四\n"
-                   "3,小区门口摆摊,占道,2024-01-03,王五\n", encoding="utf-8")
+    src.write_text(
+        "编号,诉求内容,受理时间\n1,路灯坏了,2024-01-01,张三\n2,垃圾没人清,2024-01-02,李四\n"
+        "3,小区门口摆摊,占道,2024-01-03,王五\n",
+        encoding="utf-8",
+    )
     table = open_table(src)
     assert table.headers == ["编号", "诉求内容", "受理时间", "列4"]
     rows = list(table)
@@ -327,8 +358,12 @@ def test_column_the_export_left_unnamed_is_kept_not_refused(tmp_path):
 
 
 def test_fast_cascade_routes_only_unsure_rows(bulk_matcher, static_encoder):
-    texts = ["在华兴鞋厂打工，老板拖欠我们工人工资三个月不给", "楼下KTV每天半夜还在唱歌，噪音很大",
-             "想咨询一下有关事项", "镇上银行网点只开一个窗口，老人取钱排队两个小时"]
+    texts = [
+        "在华兴鞋厂打工，老板拖欠我们工人工资三个月不给",
+        "楼下KTV每天半夜还在唱歌，噪音很大",
+        "想咨询一下有关事项",
+        "镇上银行网点只开一个窗口，老人取钱排队两个小时",
+    ]
     policy = CascadePolicy(margin_below=0.3)
     cascade = FastCascade(bulk_matcher, policy, static_encoder)
     result = cascade.match(texts, top_k=3)
@@ -343,8 +378,9 @@ def test_fast_cascade_routes_only_unsure_rows(bulk_matcher, static_encoder):
         for t, m, r in zip(texts, result.matches, result.routed):
             if r:
                 assert m.best.entry.id == full[t].best.entry.id
-    assert FastCascade(bulk_matcher, CascadePolicy(margin_below=10.0), static_encoder).match(
-        texts).routed_count == len(texts)
+    assert FastCascade(bulk_matcher, CascadePolicy(margin_below=10.0), static_encoder).match(texts).routed_count == len(
+        texts
+    )
     assert FastCascade(bulk_matcher, CascadePolicy(margin_below=-1), static_encoder).match(texts).routed_count == 0
     # The first stage is the full matcher with static query vectors, not the lexical channels alone.
     lexical = bulk_matcher.match(texts, top_k=3, use_dense=False)
@@ -352,13 +388,16 @@ def test_fast_cascade_routes_only_unsure_rows(bulk_matcher, static_encoder):
     assert FastCascade(bulk_matcher, policy).first_stage(texts, top_k=3) == lexical  # without static vectors
 
 
-def test_interrupted_run_resumes_to_identical_bytes(tmp_path, tickets, bulk_matcher, settings):
+def test_interrupted_run_resumes_to_identical_bytes(tmp_path, tickets, bulk_matcher, settings, static_encoder):
     """XLSX here (the subprocess test covers CSV): even the workbook's bytes must match."""
     src = write_csv(tmp_path / "in.csv", tickets[:40], encoding="gbk")
     options = BulkOptions(chunk_rows=8, fast=True)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    whole = run_bulk(src, tmp_path / "a" / "out.xlsx", options, settings, matcher=bulk_matcher)
+    with pytest.raises(ValueError, match="static_source"):  # --fast's vectors come from the caller
+        run_bulk(src, tmp_path / "a" / "out.xlsx", options, settings, matcher=bulk_matcher)
+    static = {"static_source": lambda matcher: static_encoder}
+    whole = run_bulk(src, tmp_path / "a" / "out.xlsx", options, settings, matcher=bulk_matcher, **static)
     out = tmp_path / "b" / "out.xlsx"
 
     def stop_after_two_chunks(p: BulkProgress) -> None:
@@ -366,16 +405,16 @@ def test_interrupted_run_resumes_to_identical_bytes(tmp_path, tickets, bulk_matc
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_bulk(src, out, options, settings, matcher=bulk_matcher, progress=stop_after_two_chunks)
+        run_bulk(src, out, options, settings, matcher=bulk_matcher, progress=stop_after_two_chunks, **static)
     assert not out.exists(), "no half-written output under the final name"
     journal = checkpoint_dir(out) / "journal.jsonl"
     assert len(journal.read_text().splitlines()) == 2
     with open(journal, "ab") as fh:
         fh.write(b'{"chunk": 2, "first_')  # a crash in the middle of appending a journal line
     with pytest.raises(CheckpointError, match="chunk_rows"):
-        run_bulk(src, out, BulkOptions(chunk_rows=5, fast=True), settings, matcher=bulk_matcher, resume=True)
+        run_bulk(src, out, BulkOptions(chunk_rows=5, fast=True), settings, matcher=bulk_matcher, resume=True, **static)
     seen: list[BulkProgress] = []
-    result = run_bulk(src, out, options, settings, matcher=bulk_matcher, progress=seen.append, resume=True)
+    result = run_bulk(src, out, options, settings, matcher=bulk_matcher, progress=seen.append, resume=True, **static)
     assert seen[0].done == 16
     assert any("续跑" in n for n in result.notes)
     assert out.read_bytes() == whole.output.read_bytes()

@@ -10,6 +10,7 @@ import pytest
 from bench.hotline_tickets import generate, write_csv
 from inference.bulk import BulkOptions, run_bulk
 from inference.fast import CascadePolicy
+from training.distill import ensure_static_encoder
 
 ANSWER_COLUMNS = ("事项序号", "事项名称", "清单类型", "承办机构", "主责部门", "标记", "备选1", "备选2", "错误")
 
@@ -53,10 +54,21 @@ def test_ray_engine_fast_mode_matches_local_engine(tmp_path, settings, local_mat
     rows = generate(24, seed=9)
     src = write_csv(tmp_path / "in.csv", rows, encoding="gbk")
     routing = CascadePolicy(margin_below=0.3)  # the default routes nothing; this sends some rows on
-    local = run_bulk(src, tmp_path / "local.csv", BulkOptions(chunk_rows=8, fast=True, fast_policy=routing), settings,
-                     matcher=local_matcher)
-    on_ray = run_bulk(src, tmp_path / "ray.csv", BulkOptions(chunk_rows=8, fast=True, fast_policy=routing,
-                                                              engine="ray"), settings)
+    local = run_bulk(
+        src,
+        tmp_path / "local.csv",
+        BulkOptions(chunk_rows=8, fast=True, fast_policy=routing),
+        settings,
+        matcher=local_matcher,
+        static_source=ensure_static_encoder,
+    )
+    on_ray = run_bulk(
+        src,
+        tmp_path / "ray.csv",
+        BulkOptions(chunk_rows=8, fast=True, fast_policy=routing, engine="ray"),
+        settings,
+        static_source=ensure_static_encoder,
+    )
     a, b = read(local.output), read(on_ray.output)
     assert len(a) == len(b) == 24
     assert [{k: x[k] for k in ANSWER_COLUMNS} for x in a] == [{k: y[k] for k in ANSWER_COLUMNS} for y in b]

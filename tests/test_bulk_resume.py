@@ -26,8 +26,21 @@ def lvzhi_command() -> list[str]:
 
 
 def bulk(src: Path, out: Path, settings, *extra: str) -> list[str]:
-    return [*lvzhi_command(), "--home", str(settings.home), "bulk", str(src), "-o", str(out),
-            "--chunk-rows", str(CHUNK), "--fast", "--fast-margin", "0.3", *extra]  # some rows go on to the transformer
+    return [
+        *lvzhi_command(),
+        "--home",
+        str(settings.home),
+        "bulk",
+        str(src),
+        "-o",
+        str(out),
+        "--chunk-rows",
+        str(CHUNK),
+        "--fast",
+        "--fast-margin",
+        "0.3",
+        *extra,
+    ]  # some rows go on to the transformer
 
 
 @pytest.fixture
@@ -46,15 +59,15 @@ def report_without_names(out: Path) -> dict:
 def test_sigkill_midway_then_resume_is_byte_identical(tmp_path, settings, env):
     src = write_csv(tmp_path / "热线导出.csv", generate(ROWS, seed=99), encoding="gbk")
     whole = tmp_path / "whole.csv"
-    done = subprocess.run(bulk(src, whole, settings), cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(bulk(src, whole, settings), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     assert "已处理" in done.stderr  # not a terminal: plain progress lines
 
     out = tmp_path / "resumed.csv"
     journal = checkpoint_dir(out) / "journal.jsonl"
-    proc = subprocess.Popen(bulk(src, out, settings), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        bulk(src, out, settings), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -71,8 +84,9 @@ def test_sigkill_midway_then_resume_is_byte_identical(tmp_path, settings, env):
     assert not out.exists(), "a killed run leaves no file under the output's name"
     assert not out.with_name("resumed.report.md").exists()
 
-    resumed = subprocess.run(bulk(src, out, settings, "--resume"), cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=900)
+    resumed = subprocess.run(
+        bulk(src, out, settings, "--resume"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "从检查点续跑" in resumed.stderr
     assert out.read_bytes() == whole.read_bytes()

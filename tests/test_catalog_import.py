@@ -16,8 +16,28 @@ from corpus.store import CatalogNotFoundError, CatalogStore
 
 HEADER = ["序号", "清单类型", "事项类别", "事项名称", "具体内容", "承办机构", "主责部门", "兜底事项", "收回原因"]
 ROWS = [
-    ["1", "基本履职事项", "党的建设", "加强基层党组织建设", "落实党建工作责任制", "党建工作办公室", "县委组织部", "是", ""],
-    ["2", "配合履职事项", "安全生产", "配合开展危险化学品安全检查", "配合县应急管理局开展检查", "应急管理办公室", "县应急管理局", "", ""],
+    [
+        "1",
+        "基本履职事项",
+        "党的建设",
+        "加强基层党组织建设",
+        "落实党建工作责任制",
+        "党建工作办公室",
+        "县委组织部",
+        "是",
+        "",
+    ],
+    [
+        "2",
+        "配合履职事项",
+        "安全生产",
+        "配合开展危险化学品安全检查",
+        "配合县应急管理局开展检查",
+        "应急管理办公室",
+        "县应急管理局",
+        "",
+        "",
+    ],
     ["3", "上级部门收回事项", "自然资源", "矿产资源开采监管", "", "", "县自然资源局", "否", "近三年未发生，属僵尸事项"],
 ]
 
@@ -53,11 +73,38 @@ def refused(paths, **kwargs) -> CatalogImportError:
 
 
 def test_csv_reads_every_field_with_decorated_headers(tmp_path):
-    path = write_csv(tmp_path / "青石镇清单.csv", [
-        [" 序 号 ", "清单类型", "事项类别", "事项名称（必填）", "具体内容", "承办机构", "主责部门", "是否兜底", "备注", "别名", "联系电话"],
-        ["1", "基本", "党的建设", "加强基层\n党组织建设", "第一项\n\n第二项", "党建办", "县委组织部", "√", "每年考核", "党建；组织建设、基层党建", "123"],
-        ["2", "收回", "自然资源", "矿产资源开采监管", "", "", "县自然资源局", "", "多年未发生", "", ""],
-    ])
+    path = write_csv(
+        tmp_path / "青石镇清单.csv",
+        [
+            [
+                " 序 号 ",
+                "清单类型",
+                "事项类别",
+                "事项名称（必填）",
+                "具体内容",
+                "承办机构",
+                "主责部门",
+                "是否兜底",
+                "备注",
+                "别名",
+                "联系电话",
+            ],
+            [
+                "1",
+                "基本",
+                "党的建设",
+                "加强基层\n党组织建设",
+                "第一项\n\n第二项",
+                "党建办",
+                "县委组织部",
+                "√",
+                "每年考核",
+                "党建；组织建设、基层党建",
+                "123",
+            ],
+            ["2", "收回", "自然资源", "矿产资源开采监管", "", "", "县自然资源局", "", "多年未发生", "", ""],
+        ],
+    )
     catalog = import_catalog([path])
 
     assert catalog.name == "青石镇清单"
@@ -65,9 +112,16 @@ def test_csv_reads_every_field_with_decorated_headers(tmp_path):
     assert dt.datetime.fromisoformat(catalog.imported_at).utcoffset() == dt.timedelta(0)
     basic, reclaimed = catalog.entries
     assert basic == DutyEntry(
-        id="1", name="加强基层党组织建设", list_type=ListType.BASIC, category="党的建设",
-        description="第一项\n第二项", office="党建办", department="县委组织部", bottom_line=True,
-        reclaim_reason="", aliases=("党建", "组织建设", "基层党建"),
+        id="1",
+        name="加强基层党组织建设",
+        list_type=ListType.BASIC,
+        category="党的建设",
+        description="第一项\n第二项",
+        office="党建办",
+        department="县委组织部",
+        bottom_line=True,
+        reclaim_reason="",
+        aliases=("党建", "组织建设", "基层党建"),
     )
     # 备注 is only a reclaim reason on 收回 entries.
     assert reclaimed.list_type is ListType.RECLAIMED
@@ -106,7 +160,7 @@ def test_gbk_file_with_undecodable_bytes_names_file_and_line(tmp_path):
 
 def test_damaged_utf8_file_is_refused_rather_than_read_as_gbk_mojibake(tmp_path):
     lines = "\n".join(",".join(r) for r in [HEADER, *ROWS]).encode("utf-8").split(b"\n")
-    lines[3] = lines[3].replace("矿产".encode("utf-8"), b"\xe7\x9f")  # a cut multibyte character
+    lines[3] = lines[3].replace("矿产".encode(), b"\xe7\x9f")  # a cut multibyte character
     path = tmp_path / "损坏.csv"
     path.write_bytes(b"\n".join(lines))
     error = refused([path])
@@ -114,12 +168,15 @@ def test_damaged_utf8_file_is_refused_rather_than_read_as_gbk_mojibake(tmp_path)
 
 
 def test_title_row_above_header_in_csv_names_the_list_type(tmp_path):
-    path = write_csv(tmp_path / "导出.csv", [
-        ["青石镇配合履职事项清单", "", ""],
-        ["", "", ""],
-        ["序号", "事项名称", "牵头部门"],
-        ["1", "配合开展人口普查", "县统计局"],
-    ])
+    path = write_csv(
+        tmp_path / "导出.csv",
+        [
+            ["青石镇配合履职事项清单", "", ""],
+            ["", "", ""],
+            ["序号", "事项名称", "牵头部门"],
+            ["1", "配合开展人口普查", "县统计局"],
+        ],
+    )
     (entry,) = import_catalog([path]).entries
     assert (entry.list_type, entry.department, entry.id) == (ListType.COOPERATE, "县统计局", "1")
 
@@ -175,21 +232,25 @@ def test_xlsx_with_a_sheet_per_list_title_rows_and_per_sheet_numbering(tmp_path)
 
 
 def test_section_rows_category_headings_notes_and_repeated_headers_in_one_sheet(tmp_path):
-    path = write_xlsx(tmp_path / "清单.xlsx", {
-        "Sheet1": [
-            ["青石镇履行职责事项清单（基本履职事项、配合履职事项）"],
-            ["序号", "事项名称", "具体内容"],
-            ["一、基本履职事项（共2项）"],
-            ["（一）党的建设（共1项）"],
-            [1, "加强基层党组织建设", "落实党建责任"],
-            ["（二）平安建设"],
-            [2, "矛盾纠纷排查化解", "排查化解"],
-            ["序号", "事项名称", "具体内容"],
-            ["二、配合履职事项（共1项）"],
-            [3, "配合开展人口普查", "入户登记"],
-            ["注：兜底事项共14类53项。"],
-        ],
-    }, merges={"Sheet1": ["A1:C1", "A3:C3", "A4:C4", "A6:C6", "A9:C9", "A11:C11"]})
+    path = write_xlsx(
+        tmp_path / "清单.xlsx",
+        {
+            "Sheet1": [
+                ["青石镇履行职责事项清单（基本履职事项、配合履职事项）"],
+                ["序号", "事项名称", "具体内容"],
+                ["一、基本履职事项（共2项）"],
+                ["（一）党的建设（共1项）"],
+                [1, "加强基层党组织建设", "落实党建责任"],
+                ["（二）平安建设"],
+                [2, "矛盾纠纷排查化解", "排查化解"],
+                ["序号", "事项名称", "具体内容"],
+                ["二、配合履职事项（共1项）"],
+                [3, "配合开展人口普查", "入户登记"],
+                ["注：兜底事项共14类53项。"],
+            ],
+        },
+        merges={"Sheet1": ["A1:C1", "A3:C3", "A4:C4", "A6:C6", "A9:C9", "A11:C11"]},
+    )
     catalog = import_catalog([path])
 
     assert [(e.id, e.list_type, e.category) for e in catalog.entries] == [
@@ -200,26 +261,34 @@ def test_section_rows_category_headings_notes_and_repeated_headers_in_one_sheet(
 
 
 def test_two_row_header_with_merged_name_cell(tmp_path):
-    path = write_xlsx(tmp_path / "配合履职事项清单.xlsx", {
-        "清单": [
-            ["序号", "事项名称", "县级部门", None],
-            [None, None, "主责部门", "配合部门"],
-            [1, "配合开展防汛抗旱", "县水利局", "县应急管理局"],
-        ],
-    }, merges={"清单": ["A1:A2", "B1:B2", "C1:D1"]})
+    path = write_xlsx(
+        tmp_path / "配合履职事项清单.xlsx",
+        {
+            "清单": [
+                ["序号", "事项名称", "县级部门", None],
+                [None, None, "主责部门", "配合部门"],
+                [1, "配合开展防汛抗旱", "县水利局", "县应急管理局"],
+            ],
+        },
+        merges={"清单": ["A1:A2", "B1:B2", "C1:D1"]},
+    )
     (entry,) = import_catalog([path]).entries
     assert (entry.id, entry.name, entry.department) == ("1", "配合开展防汛抗旱", "县水利局")
 
 
 def test_item_merged_over_several_content_rows_is_one_entry(tmp_path):
-    path = write_xlsx(tmp_path / "基本履职事项清单.xlsx", {
-        "清单": [
-            ["序号", "事项名称", "具体内容"],
-            [1, "安全生产监管", "开展日常检查"],
-            [None, None, "组织应急演练"],
-            [2, "矛盾纠纷排查化解", "排查化解"],
-        ],
-    }, merges={"清单": ["A2:A3", "B2:B3"]})
+    path = write_xlsx(
+        tmp_path / "基本履职事项清单.xlsx",
+        {
+            "清单": [
+                ["序号", "事项名称", "具体内容"],
+                [1, "安全生产监管", "开展日常检查"],
+                [None, None, "组织应急演练"],
+                [2, "矛盾纠纷排查化解", "排查化解"],
+            ],
+        },
+        merges={"清单": ["A2:A3", "B2:B3"]},
+    )
     catalog = import_catalog([path])
     assert [(e.id, e.description) for e in catalog.entries] == [
         ("1", "开展日常检查\n组织应急演练"),
@@ -228,31 +297,53 @@ def test_item_merged_over_several_content_rows_is_one_entry(tmp_path):
 
 
 def test_headers_worded_freely_are_read_by_their_words(tmp_path):
-    basic = write_xlsx(tmp_path / "白沙镇清单.xlsx", {
-        "基本履职事项": [
-            ["白沙镇履职事项"],  # a title that ends like a header word is not the header
-            ["序号", "一级事项", "职责事项", "具体工作事项", "承办科室（站所）", "履职依据"],
-            [1, "党的建设", "基层党组织建设", "指导村党组织换届", "党建办", "《中国共产党章程》"],
-            [2, None, "党员发展", "按程序发展党员", "党建办", ""],
-            [3, "平安建设", "矛盾纠纷排查化解", "组织排查化解", "综治中心", ""],
+    basic = write_xlsx(
+        tmp_path / "白沙镇清单.xlsx",
+        {
+            "基本履职事项": [
+                ["白沙镇履职事项"],  # a title that ends like a header word is not the header
+                ["序号", "一级事项", "职责事项", "具体工作事项", "承办科室（站所）", "履职依据"],
+                [1, "党的建设", "基层党组织建设", "指导村党组织换届", "党建办", "《中国共产党章程》"],
+                [2, None, "党员发展", "按程序发展党员", "党建办", ""],
+                [3, "平安建设", "矛盾纠纷排查化解", "组织排查化解", "综治中心", ""],
+            ],
+        },
+        merges={"基本履职事项": ["A1:F1"]},
+    )
+    cooperate = write_csv(
+        tmp_path / "白沙镇配合履职事项清单.csv",
+        [
+            [
+                "序号",
+                "事项名称",
+                "县级部门职责",
+                "乡镇（街道）配合职责",
+                "县级牵头部门（主责部门）",
+                "乡镇（街道）承办科室",
+            ],
+            ["1", "秸秆禁烧", "组织执法检查", "开展巡查劝导", "县生态环境局", "生态环保办"],
         ],
-    }, merges={"基本履职事项": ["A1:F1"]})
-    cooperate = write_csv(tmp_path / "白沙镇配合履职事项清单.csv", [
-        ["序号", "事项名称", "县级部门职责", "乡镇（街道）配合职责", "县级牵头部门（主责部门）", "乡镇（街道）承办科室"],
-        ["1", "秸秆禁烧", "组织执法检查", "开展巡查劝导", "县生态环境局", "生态环保办"],
-    ])
+    )
     catalog = import_catalog([basic, cooperate])
 
     by_name = {e.name: e for e in catalog.entries}
     assert list(by_name) == ["基层党组织建设", "党员发展", "矛盾纠纷排查化解", "秸秆禁烧"]
     party = by_name["基层党组织建设"]
     assert (party.list_type, party.category, party.description, party.office) == (
-        ListType.BASIC, "党的建设", "指导村党组织换届", "党建办")
+        ListType.BASIC,
+        "党的建设",
+        "指导村党组织换届",
+        "党建办",
+    )
     assert "章程" not in party.text  # the legal-basis column is not part of the entry
     assert by_name["党员发展"].category == "党的建设"  # the merged category cell, blank below its first row
     straw = by_name["秸秆禁烧"]
     assert (straw.list_type, straw.description, straw.department, straw.office) == (
-        ListType.COOPERATE, "开展巡查劝导", "县生态环境局", "生态环保办")
+        ListType.COOPERATE,
+        "开展巡查劝导",
+        "县生态环境局",
+        "生态环保办",
+    )
     # The county department's part of the shared duty is kept beside the township's, and matched on.
     assert straw.department_duty == "组织执法检查"
     assert straw.text == "秸秆禁烧：开展巡查劝导；组织执法检查"
@@ -261,44 +352,58 @@ def test_headers_worded_freely_are_read_by_their_words(tmp_path):
 
 def test_category_name_and_section_office_headers(tmp_path):
     # County lists call a township's offices 股室; 类别名称 names the category, not the duty.
-    path = write_csv(tmp_path / "基本履职事项清单.csv", [
-        ["序号", "类别名称", "事项名称", "具体内容", "责任股室"],
-        ["1", "生态环保", "秸秆禁烧", "开展巡查劝导", "生态环保股"],
-    ])
+    path = write_csv(
+        tmp_path / "基本履职事项清单.csv",
+        [
+            ["序号", "类别名称", "事项名称", "具体内容", "责任股室"],
+            ["1", "生态环保", "秸秆禁烧", "开展巡查劝导", "生态环保股"],
+        ],
+    )
     entry = import_catalog([path]).entries[0]
     assert (entry.category, entry.name, entry.office) == ("生态环保", "秸秆禁烧", "生态环保股")
 
 
 def test_bottom_line_and_note_columns_worded_freely(tmp_path):
-    path = write_csv(tmp_path / "上级部门收回事项清单.csv", [
-        ["序号", "履行职责事项", "是否为兜底事项", "备注说明"],
-        ["1", "林木采伐许可证核发", "否", "专业性强，由县林业局承担"],
-        ["2", "森林防灭火", "是", ""],
-    ])
+    path = write_csv(
+        tmp_path / "上级部门收回事项清单.csv",
+        [
+            ["序号", "履行职责事项", "是否为兜底事项", "备注说明"],
+            ["1", "林木采伐许可证核发", "否", "专业性强，由县林业局承担"],
+            ["2", "森林防灭火", "是", ""],
+        ],
+    )
     entries = import_catalog([path]).entries
     assert [(e.name, e.bottom_line, e.description, e.reclaim_reason) for e in entries] == [
-        ("林木采伐许可证核发", False, "", "专业性强，由县林业局承担"), ("森林防灭火", True, "", "")]
+        ("林木采伐许可证核发", False, "", "专业性强，由县林业局承担"),
+        ("森林防灭火", True, "", ""),
+    ]
 
 
 def test_blank_category_carries_down_within_a_section_only(tmp_path):
-    path = write_csv(tmp_path / "清单.csv", [
-        ["序号", "清单类型", "事项类别", "事项名称"],
-        ["1", "基本履职事项", "党的建设", "基层党组织建设"],
-        ["2", "基本履职事项", "", "党员发展"],
-        ["二、配合履职事项"],
-        ["3", "配合履职事项", "", "配合开展人口普查"],
-    ])
+    path = write_csv(
+        tmp_path / "清单.csv",
+        [
+            ["序号", "清单类型", "事项类别", "事项名称"],
+            ["1", "基本履职事项", "党的建设", "基层党组织建设"],
+            ["2", "基本履职事项", "", "党员发展"],
+            ["二、配合履职事项"],
+            ["3", "配合履职事项", "", "配合开展人口普查"],
+        ],
+    )
     assert [e.category for e in import_catalog([path]).entries] == ["党的建设", "党的建设", ""]
 
 
 def test_two_row_header_saved_as_csv_and_numbered_names(tmp_path):
-    path = write_csv(tmp_path / "配合履职事项清单.csv", [
-        ["序号", "事项名称", "职责边界", "", "承办科室"],
-        ["", "", "县级部门职责", "乡镇（街道）职责", ""],
-        ["1", "1.秸秆禁烧", "组织执法检查", "开展巡查劝导", "生态环保办"],
-        ["2", "（二）燃气安全检查", "组织检查", "配合检查", "应急办"],
-        ["3", "12345热线工单办理配合", "", "按时办理转办工单", "党政办"],
-    ])
+    path = write_csv(
+        tmp_path / "配合履职事项清单.csv",
+        [
+            ["序号", "事项名称", "职责边界", "", "承办科室"],
+            ["", "", "县级部门职责", "乡镇（街道）职责", ""],
+            ["1", "1.秸秆禁烧", "组织执法检查", "开展巡查劝导", "生态环保办"],
+            ["2", "（二）燃气安全检查", "组织检查", "配合检查", "应急办"],
+            ["3", "12345热线工单办理配合", "", "按时办理转办工单", "党政办"],
+        ],
+    )
     catalog = import_catalog([path])
     assert [(e.name, e.description, e.department_duty, e.office) for e in catalog.entries] == [
         ("秸秆禁烧", "开展巡查劝导", "组织执法检查", "生态环保办"),
@@ -309,28 +414,42 @@ def test_two_row_header_saved_as_csv_and_numbered_names(tmp_path):
 
 
 def test_bottom_line_marked_in_name_or_note(tmp_path):
-    path = write_csv(tmp_path / "基本履职事项清单.csv", [
-        ["序号", "事项名称", "备注"],
-        ["1", "防汛防台工作★", ""],
-        ["2", "2.森林防灭火（兜底事项）", ""],
-        ["3", "最低生活保障审核", "兜底事项"],
-        ["4", "文明村镇创建", "非兜底事项"],
-        ["5", "政务公开", ""],
-    ])
+    path = write_csv(
+        tmp_path / "基本履职事项清单.csv",
+        [
+            ["序号", "事项名称", "备注"],
+            ["1", "防汛防台工作★", ""],
+            ["2", "2.森林防灭火（兜底事项）", ""],
+            ["3", "最低生活保障审核", "兜底事项"],
+            ["4", "文明村镇创建", "非兜底事项"],
+            ["5", "政务公开", ""],
+        ],
+    )
     catalog = import_catalog([path])
     assert [(e.name, e.bottom_line) for e in catalog.entries] == [
-        ("防汛防台工作", True), ("森林防灭火", True), ("最低生活保障审核", True), ("文明村镇创建", False),
-        ("政务公开", False)]
+        ("防汛防台工作", True),
+        ("森林防灭火", True),
+        ("最低生活保障审核", True),
+        ("文明村镇创建", False),
+        ("政务公开", False),
+    ]
 
 
 def test_duty_column_named_like_content_when_no_name_column(tmp_path):
-    path = write_csv(tmp_path / "乡镇职责任务清单（基本履职事项）.csv", [
-        ["序号", "类别", "职责任务", "具体事项", "责任科室"],
-        ["1", "基层党建", "基层党组织建设", "指导村党组织换届", "党建办"],
-    ])
+    path = write_csv(
+        tmp_path / "乡镇职责任务清单（基本履职事项）.csv",
+        [
+            ["序号", "类别", "职责任务", "具体事项", "责任科室"],
+            ["1", "基层党建", "基层党组织建设", "指导村党组织换届", "党建办"],
+        ],
+    )
     (entry,) = import_catalog([path]).entries
     assert (entry.category, entry.name, entry.description, entry.office) == (
-        "基层党建", "基层党组织建设", "指导村党组织换届", "党建办")
+        "基层党建",
+        "基层党组织建设",
+        "指导村党组织换届",
+        "党建办",
+    )
 
 
 def write_docx(path: Path) -> Path:
@@ -341,8 +460,14 @@ def write_docx(path: Path) -> Path:
     document.add_paragraph("白沙镇履行职责事项清单")
     document.add_paragraph("附件1：基本履职事项清单")
     basic = document.add_table(rows=4, cols=4)
-    for i, row in enumerate([["序号", "事项类别", "事项名称", "具体内容"], ["1", "党的建设", "基层党组织建设", "指导村党组织换届"],
-                             ["2", "", "党员发展", "按程序发展党员"], ["3", "平安建设", "矛盾纠纷排查化解", "组织排查化解"]]):
+    for i, row in enumerate(
+        [
+            ["序号", "事项类别", "事项名称", "具体内容"],
+            ["1", "党的建设", "基层党组织建设", "指导村党组织换届"],
+            ["2", "", "党员发展", "按程序发展党员"],
+            ["3", "平安建设", "矛盾纠纷排查化解", "组织排查化解"],
+        ]
+    ):
         for j, value in enumerate(row):
             basic.cell(i, j).text = value
     basic.cell(1, 1).merge(basic.cell(2, 1))  # the category merged down over its two items
@@ -351,8 +476,9 @@ def write_docx(path: Path) -> Path:
         rest.cell(0, j).text = value
     document.add_paragraph("附件2：配合履职事项清单")
     cooperate = document.add_table(rows=3, cols=3)
-    for i, row in enumerate([["序号", "事项名称", "县级牵头部门（主责部门）"], ["一、生态环保", "", ""],
-                             ["1", "秸秆禁烧", "县生态环境局"]]):
+    for i, row in enumerate(
+        [["序号", "事项名称", "县级牵头部门（主责部门）"], ["一、生态环保", "", ""], ["1", "秸秆禁烧", "县生态环境局"]]
+    ):
         for j, value in enumerate(row):
             cooperate.cell(i, j).text = value
     cooperate.cell(1, 0).merge(cooperate.cell(1, 2))  # a section heading across the table
@@ -376,8 +502,14 @@ def test_excel_97_workbook_with_merged_category(tmp_path):
 
     book = xlwt.Workbook()
     sheet = book.add_sheet("配合履职事项清单")
-    for r, row in enumerate([["白沙镇配合履职事项清单"], ["序号", "事项类别", "事项名称", "主责部门"],
-                             [1, None, "秸秆禁烧", "县生态环境局"], [2, None, "河湖巡查", "县水利局"]]):
+    for r, row in enumerate(
+        [
+            ["白沙镇配合履职事项清单"],
+            ["序号", "事项类别", "事项名称", "主责部门"],
+            [1, None, "秸秆禁烧", "县生态环境局"],
+            [2, None, "河湖巡查", "县水利局"],
+        ]
+    ):
         for c, value in enumerate(row):
             if value is not None:
                 sheet.write(r, c, value)
@@ -395,15 +527,35 @@ def test_excel_97_workbook_with_merged_category(tmp_path):
 
 def test_json_list_with_chinese_keys_and_entries_object_with_english_keys(tmp_path):
     chinese = tmp_path / "基本.json"
-    chinese.write_text(json.dumps([
-        {"编号": "J1", "清单类型": "基本履职事项", "事项名称": "加强基层党组织建设", "兜底事项": "是", "别名": "党建|组织建设"},
-        {"事项名称": "发展党员"},
-    ], ensure_ascii=False), encoding="utf-8")
+    chinese.write_text(
+        json.dumps(
+            [
+                {
+                    "编号": "J1",
+                    "清单类型": "基本履职事项",
+                    "事项名称": "加强基层党组织建设",
+                    "兜底事项": "是",
+                    "别名": "党建|组织建设",
+                },
+                {"事项名称": "发展党员"},
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     english = tmp_path / "cooperate_items.json"
-    english.write_text(json.dumps({
-        "list_type": "配合履职事项",
-        "entries": [{"id": 7, "name": "配合开展人口普查", "bottom_line": True, "aliases": ["人口普查"], "extra": 1}],
-    }, ensure_ascii=False), encoding="utf-8")
+    english.write_text(
+        json.dumps(
+            {
+                "list_type": "配合履职事项",
+                "entries": [
+                    {"id": 7, "name": "配合开展人口普查", "bottom_line": True, "aliases": ["人口普查"], "extra": 1}
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
 
     catalog = import_catalog([chinese, english], name="合并清单")
 
@@ -417,14 +569,30 @@ def test_json_list_with_chinese_keys_and_entries_object_with_english_keys(tmp_pa
 
 def test_county_part_of_a_shared_duty_from_json_survives_export(tmp_path):
     path = tmp_path / "配合履职事项.json"
-    path.write_text(json.dumps([
-        {"序号": 1, "事项名称": "违法用地查处", "县级部门职责": "查处未经批准占用耕地建房行为",
-         "乡镇（街道）配合职责": "开展日常巡查，发现后及时制止并报告"},
-        {"序号": 2, "事项名称": "人口普查", "县级部门职责": "组织实施普查"},  # only the county's part: it describes
-    ], ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "序号": 1,
+                    "事项名称": "违法用地查处",
+                    "县级部门职责": "查处未经批准占用耕地建房行为",
+                    "乡镇（街道）配合职责": "开展日常巡查，发现后及时制止并报告",
+                },
+                {
+                    "序号": 2,
+                    "事项名称": "人口普查",
+                    "县级部门职责": "组织实施普查",
+                },  # only the county's part: it describes
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     catalog = import_catalog([path])
     assert [(e.description, e.department_duty) for e in catalog.entries] == [
-        ("开展日常巡查，发现后及时制止并报告", "查处未经批准占用耕地建房行为"), ("组织实施普查", "")]
+        ("开展日常巡查，发现后及时制止并报告", "查处未经批准占用耕地建房行为"),
+        ("组织实施普查", ""),
+    ]
     exported = tmp_path / "导出.json"
     exported.write_text(json.dumps(catalog.to_dict(), ensure_ascii=False), encoding="utf-8")
     assert import_catalog([exported]).entries == catalog.entries
@@ -446,12 +614,15 @@ def test_exported_catalog_json_reimports_to_the_same_version(tmp_path):
 
 
 def test_missing_ids_are_generated_stably_per_list(tmp_path):
-    path = write_csv(tmp_path / "无编号.csv", [
-        ["清单类型", "事项名称"],
-        ["基本", "甲事项"],
-        ["配合", "乙事项"],
-        ["基本", "丙事项"],
-    ])
+    path = write_csv(
+        tmp_path / "无编号.csv",
+        [
+            ["清单类型", "事项名称"],
+            ["基本", "甲事项"],
+            ["配合", "乙事项"],
+            ["基本", "丙事项"],
+        ],
+    )
     first = import_catalog([path])
     second = import_catalog([path], name="换个名字")
     assert [e.id for e in first.entries] == ["基本-001", "配合-001", "基本-002"]
@@ -481,55 +652,76 @@ def test_list_type_comes_from_file_name_before_the_argument(tmp_path):
 
 def test_empty_name_names_file_sheet_row_and_column(tmp_path):
     path = tmp_path / "清单.xlsx"
-    write_xlsx(path, {
-        "配合履职事项清单": [
-            ["青石镇配合履职事项清单"],
-            ["序号", "事项名称", "配合部门"],
-            [1, "配合开展人口普查", "县统计局"],
-            [2, None, "县应急管理局"],
-        ],
-    })
+    write_xlsx(
+        path,
+        {
+            "配合履职事项清单": [
+                ["青石镇配合履职事项清单"],
+                ["序号", "事项名称", "配合部门"],
+                [1, "配合开展人口普查", "县统计局"],
+                [2, None, "县应急管理局"],
+            ],
+        },
+    )
     error = refused([path])
-    assert [str(p) for p in error.problems] == ["清单.xlsx 工作表「配合履职事项清单」第 4 行「事项名称」列：事项名称为空"]
+    assert [str(p) for p in error.problems] == [
+        "清单.xlsx 工作表「配合履职事项清单」第 4 行「事项名称」列：事项名称为空"
+    ]
     assert "未导入任何内容" in str(error)
 
 
 def test_duplicate_id_within_one_list_is_refused(tmp_path):
-    path = write_xlsx(tmp_path / "清单.xlsx", {
-        "基本履职事项清单": [["编号", "事项名称"], ["A1", "甲事项"], ["A2", "乙事项"], ["A1", "丙事项"]],
-    })
+    path = write_xlsx(
+        tmp_path / "清单.xlsx",
+        {
+            "基本履职事项清单": [["编号", "事项名称"], ["A1", "甲事项"], ["A2", "乙事项"], ["A1", "丙事项"]],
+        },
+    )
     (problem,) = refused([path]).problems
     assert (problem.sheet, problem.row, problem.column) == ("基本履职事项清单", 4, "编号")
-    assert str(problem) == "清单.xlsx 工作表「基本履职事项清单」第 4 行「编号」列：编号「A1」在基本履职事项中重复（第 2 行已使用）"
+    assert (
+        str(problem)
+        == "清单.xlsx 工作表「基本履职事项清单」第 4 行「编号」列：编号「A1」在基本履职事项中重复（第 2 行已使用）"
+    )
 
 
 def test_unknown_list_type_and_unreadable_bottom_line_are_both_reported(tmp_path):
-    path = write_csv(tmp_path / "清单.csv", [
-        ["序号", "清单类型", "事项名称", "兜底事项"],
-        ["1", "基本履职事项", "甲事项", "是"],
-        ["2", "临时事项", "乙事项", ""],
-        ["3", "配合履职事项", "丙事项", "待定"],
-    ])
+    path = write_csv(
+        tmp_path / "清单.csv",
+        [
+            ["序号", "清单类型", "事项名称", "兜底事项"],
+            ["1", "基本履职事项", "甲事项", "是"],
+            ["2", "临时事项", "乙事项", ""],
+            ["3", "配合履职事项", "丙事项", "待定"],
+        ],
+    )
     problems = [str(p) for p in refused([path]).problems]
     assert problems[0].startswith("清单.csv 第 3 行「清单类型」列：无法识别的清单类型「临时事项」")
     assert problems[1].startswith("清单.csv 第 4 行「兜底事项」列：无法识别「待定」")
 
 
 def test_csv_row_cut_by_an_unquoted_comma_is_refused_with_the_spilled_cells(tmp_path):
-    path = write_csv(tmp_path / "清单.csv", [
-        ["事项名称", "清单类型", "具体内容", "主责部门", ""],
-        ["集镇市容管理", "基本履职事项", "负责集镇市容巡查", "县城管局", ""],  # a trailing empty cell is harmless
-        ["违法建设巡查", "基本履职事项", "发现", "制止和上报违法建设", "县住建局"],
-    ])
+    path = write_csv(
+        tmp_path / "清单.csv",
+        [
+            ["事项名称", "清单类型", "具体内容", "主责部门", ""],
+            ["集镇市容管理", "基本履职事项", "负责集镇市容巡查", "县城管局", ""],  # a trailing empty cell is harmless
+            ["违法建设巡查", "基本履职事项", "发现", "制止和上报违法建设", "县住建局"],
+        ],
+    )
     (problem,) = refused([path]).problems
     assert problem.row == 3 and "第 5 列起没有表头" in str(problem) and "「县住建局」" in str(problem)
     # A column the export left unnamed, filled on most rows, is not a shift.
-    unnamed = write_csv(tmp_path / "无名列.csv", [
-        ["事项名称", "清单类型"], ["甲事项", "基本履职事项", "2025 新增"], ["乙事项", "基本履职事项", "沿用"]])
+    unnamed = write_csv(
+        tmp_path / "无名列.csv",
+        [["事项名称", "清单类型"], ["甲事项", "基本履职事项", "2025 新增"], ["乙事项", "基本履职事项", "沿用"]],
+    )
     assert len(import_catalog([unnamed]).entries) == 2
     # A worksheet may keep a note beside its table: that is not a shifted row.
-    book = write_xlsx(tmp_path / "清单.xlsx", {"基本履职事项清单": [
-        ["事项名称", "具体内容"], ["集镇市容管理", "负责集镇市容巡查", "（备注：2025 年新增）"]]})
+    book = write_xlsx(
+        tmp_path / "清单.xlsx",
+        {"基本履职事项清单": [["事项名称", "具体内容"], ["集镇市容管理", "负责集镇市容巡查", "（备注：2025 年新增）"]]},
+    )
     assert [e.name for e in import_catalog([book]).entries] == ["集镇市容管理"]
 
 
@@ -541,21 +733,27 @@ def test_undecided_list_type_names_file_row_and_column(tmp_path):
 
 
 def test_sheet_without_recognisable_header_is_refused(tmp_path):
-    path = write_xlsx(tmp_path / "清单.xlsx", {
-        "基本履职事项清单": [["序号", "事项名称"], [1, "甲事项"]],
-        "其他": [["项目", "金额"], ["办公经费", 100]],
-    })
+    path = write_xlsx(
+        tmp_path / "清单.xlsx",
+        {
+            "基本履职事项清单": [["序号", "事项名称"], [1, "甲事项"]],
+            "其他": [["项目", "金额"], ["办公经费", 100]],
+        },
+    )
     (problem,) = refused([path]).problems
     assert (problem.file, problem.sheet) == ("清单.xlsx", "其他")
     assert "找不到表头" in str(problem)
 
 
-@pytest.mark.parametrize("file_name, expected", [
-    ("清单.doc", "另存为 .docx"),
-    ("清单.pdf", "PDF"),
-    ("坏清单.xls", "无法打开 XLS"),
-    ("坏清单.docx", "无法打开 DOCX"),
-])
+@pytest.mark.parametrize(
+    "file_name, expected",
+    [
+        ("清单.doc", "另存为 .docx"),
+        ("清单.pdf", "PDF"),
+        ("坏清单.xls", "无法打开 XLS"),
+        ("坏清单.docx", "无法打开 DOCX"),
+    ],
+)
 def test_unsupported_file_types_are_refused(tmp_path, file_name, expected):
     path = tmp_path / file_name
     path.write_bytes(b"PK\x03\x04 not really")

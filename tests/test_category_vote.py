@@ -20,8 +20,7 @@ def test_support_is_the_mean_of_each_categorys_nearest_examples_as_z_scores():
 
 def test_left_out_examples_do_not_count_and_an_emptied_category_drops_out():
     categories = np.array(["环境", "环境", "安全", "城建"])
-    sims = np.array([[0.95, 0.5, 0.4, 0.3],
-                     [LEFT_OUT, 0.5, 0.4, LEFT_OUT]])
+    sims = np.array([[0.95, 0.5, 0.4, 0.3], [LEFT_OUT, 0.5, 0.4, LEFT_OUT]])
     full, left = category_support(sims, categories)
     assert full["环境"] > full["安全"] > full["城建"]
     assert set(left) == {"环境", "安全"}  # 城建's only example was left out

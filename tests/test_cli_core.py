@@ -14,8 +14,15 @@ DATA = ROOT / "corpus" / "data"
 
 def run_cli(settings, *args, stdin=None):
     env = {**os.environ, "LVZHI_HOME": str(settings.home), "LVZHI_THREADS": "2"}
-    return subprocess.run([sys.executable, "-m", "lvzhi.cli", *args], input=stdin, capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "lvzhi.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
 
 
 def test_classify_prints_readable_chinese_and_json(settings):
@@ -26,7 +33,9 @@ def test_classify_prints_readable_chinese_and_json(settings):
     best = out.stdout.split("最佳匹配：", 1)[1].splitlines()
     assert best[0].startswith(("[JB117] 集镇市容秩序管理", "[PH075] 占道经营等违法行为查处配合")), out.stdout
     assert best[1].strip().startswith("清单类型：") and "承办机构" in out.stdout
-    js = run_cli(settings, "classify", "--json", stdin="我家老房子要办不动产登记证，镇里说不归他们办了\n\n有人在河边电鱼\n")
+    js = run_cli(
+        settings, "classify", "--json", stdin="我家老房子要办不动产登记证，镇里说不归他们办了\n\n有人在河边电鱼\n"
+    )
     assert js.returncode == 0, js.stderr
     rows = [json.loads(line) for line in js.stdout.splitlines()]
     assert len(rows) == 2
@@ -36,13 +45,37 @@ def test_classify_prints_readable_chinese_and_json(settings):
 
 def test_eval_json_keys_breakdown_and_output(settings, tmp_path, capsys):
     out = tmp_path / "逐条结果.csv"
-    code = main(["--home", str(settings.home), "--catalog", str(DATA / "other_township" / "catalog.csv"),
-                 "eval", "--items", str(DATA / "other_township" / "items.csv"),
-                 "--gold", str(DATA / "other_township" / "gold.csv"), "--by", "难度", "-o", str(out), "--json"])
+    code = main(
+        [
+            "--home",
+            str(settings.home),
+            "--catalog",
+            str(DATA / "other_township" / "catalog.csv"),
+            "eval",
+            "--items",
+            str(DATA / "other_township" / "items.csv"),
+            "--gold",
+            str(DATA / "other_township" / "gold.csv"),
+            "--by",
+            "难度",
+            "-o",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("n", "top1", "top3", "top5", "mrr", "out_of_list_precision", "out_of_list_recall",
-                "reclaimed_precision", "reclaimed_recall"):
+    for key in (
+        "n",
+        "top1",
+        "top3",
+        "top5",
+        "mrr",
+        "out_of_list_precision",
+        "out_of_list_recall",
+        "reclaimed_precision",
+        "reclaimed_recall",
+    ):
         assert key in report
     assert report["n"] == 165 and 0 < report["top1"] <= report["top3"] <= report["top5"] <= 1
     assert set(report["by"]) == {"易", "中", "难"}
@@ -91,7 +124,15 @@ def test_any_sentence_transformers_model_by_path(settings, tmp_path):
     from models.e5_rebuild import ensure_default_model
 
     folder = ensure_default_model(settings.models_dir)
-    out = run_cli(settings, "--model", str(folder), "--home", str(tmp_path), "classify", "--json",
-                  "村里的低保评议会什么时候开，我家申请了还没消息")
+    out = run_cli(
+        settings,
+        "--model",
+        str(folder),
+        "--home",
+        str(tmp_path),
+        "classify",
+        "--json",
+        "村里的低保评议会什么时候开，我家申请了还没消息",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["best"]["name"]

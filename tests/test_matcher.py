@@ -73,16 +73,21 @@ def test_out_of_list_ticket(matcher):
 
 def test_query_cleaning_strips_noise_not_substance():
     cleaner = QueryCleaner()
-    out = cleaner.clean("工单编号：GD20240311001 来电人王先生（电话13812345678）反映：幸福里小区3栋2单元楼道里有人给电动车飞线充电，请相关部门尽快核实处理")
+    out = cleaner.clean(
+        "工单编号：GD20240311001 来电人王先生（电话13812345678）反映：幸福里小区3栋2单元楼道里有人给电动车飞线充电，请相关部门尽快核实处理"
+    )
     assert "13812345678" not in out and "王先生" not in out and "GD2024" not in out
     assert "飞线充电" in out and "电动车" in out
     assert "保洁阿姨" in cleaner.clean("保洁阿姨说楼道里堆满杂物")
     # What platforms append around the substance: a ticket number in another spelling, the hand-over to the
     # locality, a reply request naming who, the disclosure note, a message-board preamble.
-    assert cleaner.clean("【12345转办】工单号：HZ202407150023 市民反映幸福路口井盖缺失，请职能部门核实处理并回复市民。"
-                         ) == "幸福路口井盖缺失"
-    assert cleaner.clean("来电人称2024年7月工头拖欠工资8000元，请属地协调解决。来电人不同意公开。（匿名）").replace(" ", "") == (
-        "工头拖欠工资8000元，协调解决")
+    assert (
+        cleaner.clean("【12345转办】工单号：HZ202407150023 市民反映幸福路口井盖缺失，请职能部门核实处理并回复市民。")
+        == "幸福路口井盖缺失"
+    )
+    assert cleaner.clean("来电人称2024年7月工头拖欠工资8000元，请属地协调解决。来电人不同意公开。（匿名）").replace(
+        " ", ""
+    ) == ("工头拖欠工资8000元，协调解决")
     assert cleaner.clean("网友在人民网领导留言板留言：村里低保评选不公平") == "村里低保评选不公平"
     assert cleaner.clean("诉求：小区楼下垃圾堆积无人清运") == "小区楼下垃圾堆积无人清运"
     # Letters to a message board: salutation, greeting, Excel's escaped line breaks and the sign-off; an official's
@@ -93,8 +98,10 @@ def test_query_cleaning_strips_noise_not_substance():
 
 
 def test_tickets_differing_only_in_caller_details_are_encoded_once(matcher):
-    tickets = [f"来电人{name}（电话{phone}）反映：幸福里小区楼道里有人给电动车飞线充电，请相关部门尽快核实处理"
-               for name, phone in (("王先生", "13812345678"), ("李女士", "13900001111"), ("张师傅", "13700002222"))]
+    tickets = [
+        f"来电人{name}（电话{phone}）反映：幸福里小区楼道里有人给电动车飞线充电，请相关部门尽快核实处理"
+        for name, phone in (("王先生", "13812345678"), ("李女士", "13900001111"), ("张师傅", "13700002222"))
+    ]
     tickets.append("小区门口每天早上有人摆摊卖菜，堵住了出口")
     encoded: list[str] = []
 
@@ -180,16 +187,26 @@ def test_unseen_catalog_with_variant_headers(settings, embedder):
 def test_county_part_of_shared_duties_is_matched_on(settings, embedder):
     # 配合 lists often give every entry the same township wording; what tells them apart is the county's part.
     township = "配合开展日常巡查，发现问题及时劝阻并向县级部门报告"
-    shared = [("PH01", "自然资源领域执法配合", "查处未经批准占用耕地建房、非法采砂采矿等违法行为"),
-              ("PH02", "生态环境领域执法配合", "查处企业偷排废水、超标排放废气等环境违法行为"),
-              ("PH03", "市场监管领域执法配合", "查处销售过期变质食品、无证生产经营食品小作坊等违法行为"),
-              ("PH04", "交通运输领域执法配合", "查处非法营运载客、货车超限超载等违法行为")]
-    entries = [DutyEntry(i, name, ListType.COOPERATE, description=township, department_duty=county)
-               for i, name, county in shared]
-    entries += [DutyEntry("JB01", "人居环境整治", description="组织村庄清洁行动，整治乱堆乱放、垃圾清运"),
-                DutyEntry("JB02", "矛盾纠纷排查化解", description="组织排查化解邻里、婚姻家庭等矛盾纠纷")]
-    tickets = {"村民在耕地上违规盖房子，地基已经打好了": "PH01", "化工厂晚上偷偷往河里排污水，河水都黑了": "PH02",
-               "路口小卖部卖过期的牛奶和面包": "PH03", "有黑车在车站门口拉客，还有大货车拉得特别多压坏路面": "PH04"}
+    shared = [
+        ("PH01", "自然资源领域执法配合", "查处未经批准占用耕地建房、非法采砂采矿等违法行为"),
+        ("PH02", "生态环境领域执法配合", "查处企业偷排废水、超标排放废气等环境违法行为"),
+        ("PH03", "市场监管领域执法配合", "查处销售过期变质食品、无证生产经营食品小作坊等违法行为"),
+        ("PH04", "交通运输领域执法配合", "查处非法营运载客、货车超限超载等违法行为"),
+    ]
+    entries = [
+        DutyEntry(i, name, ListType.COOPERATE, description=township, department_duty=county)
+        for i, name, county in shared
+    ]
+    entries += [
+        DutyEntry("JB01", "人居环境整治", description="组织村庄清洁行动，整治乱堆乱放、垃圾清运"),
+        DutyEntry("JB02", "矛盾纠纷排查化解", description="组织排查化解邻里、婚姻家庭等矛盾纠纷"),
+    ]
+    tickets = {
+        "村民在耕地上违规盖房子，地基已经打好了": "PH01",
+        "化工厂晚上偷偷往河里排污水，河水都黑了": "PH02",
+        "路口小卖部卖过期的牛奶和面包": "PH03",
+        "有黑车在车站门口拉客，还有大货车拉得特别多压坏路面": "PH04",
+    }
 
     def margins(catalog_entries):
         m = Matcher(catalog=Catalog("配合清单", tuple(catalog_entries)), embedder=embedder, settings=settings)

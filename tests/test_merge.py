@@ -20,10 +20,17 @@ LABELLED = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelle
 
 FLOOD = ["防汛物资储备", "汛期值班值守", "转移避险演练"]
 OTHERS = [
-    ("低保名单张榜公示", "南湖乡"), ("低保申请家庭入户核查", "石桥镇"), ("农村低保年度复核", "东坪镇"),
-    ("适龄青年兵役登记", "南湖乡"), ("应征青年初检", "东坪镇"), ("征兵宣传进村入户", "石桥镇"),
-    ("村级河长巡河", "石桥镇"), ("河道垃圾打捞保洁", "南湖乡"), ("河长公示牌更新", "东坪镇"),
-    ("残疾证到期换证办理", "南湖乡"), ("残疾人两项补贴资格审核", "石桥镇"),
+    ("低保名单张榜公示", "南湖乡"),
+    ("低保申请家庭入户核查", "石桥镇"),
+    ("农村低保年度复核", "东坪镇"),
+    ("适龄青年兵役登记", "南湖乡"),
+    ("应征青年初检", "东坪镇"),
+    ("征兵宣传进村入户", "石桥镇"),
+    ("村级河长巡河", "石桥镇"),
+    ("河道垃圾打捞保洁", "南湖乡"),
+    ("河长公示牌更新", "东坪镇"),
+    ("残疾证到期换证办理", "南湖乡"),
+    ("残疾人两项补贴资格审核", "石桥镇"),
     ("文书档案年度归档", "东坪镇"),
 ]
 LONER = "文书档案年度归档"
@@ -37,8 +44,8 @@ def small_inventory() -> list[RawItem]:
 
 
 @pytest.fixture(scope="module")
-def small_result(matcher):
-    return merge_items(small_inventory(), matcher)
+def small_result(matcher, static_encoder):
+    return merge_items(small_inventory(), matcher, static=static_encoder)
 
 
 def group_of(result, item_id: str):
@@ -52,7 +59,11 @@ def test_obviously_related_items_group_together(small_result):
 
 
 def test_unrelated_topics_stay_apart(small_result):
-    dibao, conscription, river = group_of(small_result, "O01"), group_of(small_result, "O04"), group_of(small_result, "O07")
+    dibao, conscription, river = (
+        group_of(small_result, "O01"),
+        group_of(small_result, "O04"),
+        group_of(small_result, "O07"),
+    )
     assert len({dibao.group_id, conscription.group_id, river.group_id}) == 3
     assert group_of(small_result, "O02").group_id == dibao.group_id
     assert group_of(small_result, "O08").group_id == river.group_id
@@ -66,6 +77,8 @@ def test_items_are_embedded_with_static_vectors_unless_asked(small_result, match
     assert {m.item.id for m in flood.members} >= {"F1", "F2", "F3"}
     with pytest.raises(ValueError, match="item_vectors"):
         merge_items(small_inventory(), matcher, item_vectors="bert")
+    with pytest.raises(ValueError, match="static"):  # the caller brings the static vectors; merging never distils
+        merge_items(small_inventory(), matcher)
 
 
 def test_singleton_stays_singleton(small_result):
@@ -101,22 +114,26 @@ def test_cross_township_view(small_result):
     assert flood.townships["石桥镇"] == ["汛期值班值守"]
 
 
-def test_same_input_same_output(matcher, small_result):
+def test_same_input_same_output(matcher, static_encoder, small_result):
     items = read_items(LABELLED / "merge_items.csv")[:60]
-    first, second = merge_items(items, matcher), merge_items(items, matcher)
+    first, second = (
+        merge_items(items, matcher, static=static_encoder),
+        merge_items(items, matcher, static=static_encoder),
+    )
     assert first.labels() == second.labels()
-    assert [(g.proposed_name, g.cohesion, g.verdict) for g in first.groups] == \
-           [(g.proposed_name, g.cohesion, g.verdict) for g in second.groups]
-    again = merge_items(small_inventory(), matcher)
+    assert [(g.proposed_name, g.cohesion, g.verdict) for g in first.groups] == [
+        (g.proposed_name, g.cohesion, g.verdict) for g in second.groups
+    ]
+    again = merge_items(small_inventory(), matcher, static=static_encoder)
     assert again.labels() == small_result.labels()
 
 
-def test_granularity_and_target_groups(matcher):
+def test_granularity_and_target_groups(matcher, static_encoder):
     items = read_items(LABELLED / "merge_items.csv")[:80]
-    coarse = merge_items(items, matcher, granularity=0.0)
-    fine = merge_items(items, matcher, granularity=1.0)
+    coarse = merge_items(items, matcher, granularity=0.0, static=static_encoder)
+    fine = merge_items(items, matcher, granularity=1.0, static=static_encoder)
     assert len(coarse.groups) < len(fine.groups) <= len(items)
-    target = merge_items(items, matcher, target_groups=30)
+    target = merge_items(items, matcher, target_groups=30, static=static_encoder)
     assert target.target_groups == 30
     assert len(target.groups) >= 30
 
@@ -126,7 +143,18 @@ def test_xlsx_output_reads_back(small_result, tmp_path):
     write_merge(small_result, out)
     table = open_table(out)
     rows = list(table)
-    for col in ("组号", "建议事项名称", "判断", "凝聚度", "最接近清单事项", "编号", "内容", "乡镇", "与本组相似度", "备注"):
+    for col in (
+        "组号",
+        "建议事项名称",
+        "判断",
+        "凝聚度",
+        "最接近清单事项",
+        "编号",
+        "内容",
+        "乡镇",
+        "与本组相似度",
+        "备注",
+    ):
         assert col in table.headers
     assert len(rows) == len(small_inventory())
     by_id = {r.values["编号"]: r.values for r in rows}
@@ -135,8 +163,9 @@ def test_xlsx_output_reads_back(small_result, tmp_path):
     assert by_id["F3"]["备注"] == "防汛3"
     # The member sheet is itself a valid inventory: it reads back as the same items.
     back = read_items(out)
-    assert sorted((it.id, it.text, it.township) for it in back) == \
-           sorted((it.id, it.text, it.township) for it in small_inventory())
+    assert sorted((it.id, it.text, it.township) for it in back) == sorted(
+        (it.id, it.text, it.township) for it in small_inventory()
+    )
     towns = open_table(out, sheet="跨乡镇对照")
     assert {"南湖乡", "石桥镇", "东坪镇"} <= set(towns.headers)
     assert open_table(out, sheet="分组汇总").headers[:2] == ["组号", "建议事项名称"]
@@ -150,9 +179,14 @@ def test_csv_output(small_result, tmp_path):
 
 def test_read_items_columns(tmp_path):
     path = tmp_path / "items.csv"
-    path.write_text("编号,内容,乡镇（街道）,来源\nA1,防汛值班,南湖乡,台账\nA2, ,南湖乡,\nA3,征兵登记,石桥镇,\n", encoding="utf-8")
+    path.write_text(
+        "编号,内容,乡镇（街道）,来源\nA1,防汛值班,南湖乡,台账\nA2, ,南湖乡,\nA3,征兵登记,石桥镇,\n", encoding="utf-8"
+    )
     items = read_items(path)
-    assert [(it.id, it.text, it.township) for it in items] == [("A1", "防汛值班", "南湖乡"), ("A3", "征兵登记", "石桥镇")]
+    assert [(it.id, it.text, it.township) for it in items] == [
+        ("A1", "防汛值班", "南湖乡"),
+        ("A3", "征兵登记", "石桥镇"),
+    ]
     assert items[0].extra == {"来源": "台账"}
     nums = tmp_path / "no_ids.csv"
     nums.write_text("内容\n防汛值班\n征兵登记\n", encoding="gbk")
@@ -209,8 +243,9 @@ def test_eval_merge_cli_json(settings, tmp_path, capsys):
         w = csv.writer(fh)
         w.writerow(["编号", "组号"])
         w.writerows([r["编号"], gold[r["编号"]]] for r in rows)
-    code = cli.main(["--home", str(settings.home), "eval-merge", "--items", str(items_path), "--gold", str(gold_path),
-                     "--json"])
+    code = cli.main(
+        ["--home", str(settings.home), "eval-merge", "--items", str(items_path), "--gold", str(gold_path), "--json"]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"n", "groups", "pairwise_precision", "pairwise_recall", "pairwise_f1", "ari"} <= set(report)

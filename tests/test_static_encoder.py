@@ -47,8 +47,11 @@ def test_static_vectors_land_near_the_transformer_on_unseen_texts(static_encoder
 
 
 def test_static_first_stage_beats_the_lexical_channels_on_held_out_items(matcher, static_encoder):
-    items = [it for it in load_labelled(DATA / "reference_items.csv", DATA / "reference_gold.csv")
-             if it.extra.get("划分") == "留出"]
+    items = [
+        it
+        for it in load_labelled(DATA / "reference_items.csv", DATA / "reference_gold.csv")
+        if it.extra.get("划分") == "留出"
+    ]
     texts = [it.text for it in items]
     static = FastCascade(matcher, CascadePolicy(), static_encoder).first_stage(texts, top_k=5)
     lexical = matcher.match(texts, top_k=5, use_dense=False)
@@ -66,11 +69,15 @@ def test_first_stage_weighs_static_vectors_with_their_own_fit(matcher, static_en
     assert FusionParams.from_dict(json.loads(shipped.to_json())) == shipped
     assert FusionParams().for_static_queries() == FusionParams()  # no static fit: the same weights
 
-    items = [it for it in load_labelled(DATA / "reference_items.csv", DATA / "reference_gold.csv")
-             if it.extra.get("划分") == "留出"]
+    items = [
+        it
+        for it in load_labelled(DATA / "reference_items.csv", DATA / "reference_gold.csv")
+        if it.extra.get("划分") == "留出"
+    ]
     texts = [it.text for it in items]
     own_fit = FastCascade(matcher, CascadePolicy(), static_encoder).first_stage(texts, top_k=5)
     transformer_fit = matcher.match(texts, top_k=5, use_dense=True, query_encoder=static_encoder.encode)
+
     def best(ms):
         return [m.best.entry.id if m.best else None for m in ms]
 

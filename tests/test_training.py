@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+from api.confirmed import ready_matcher
 from corpus.importer import import_catalog
 from corpus.tables import write_table
-from inference.loader import load_matcher
+from inference.examples import ExampleStore
 from lvzhi.cli import main
 from lvzhi.config import DEFAULT_MODEL, Settings
 from models.e5_rebuild import DEFAULT_MODEL_DIRNAME, ensure_default_model
@@ -28,8 +29,8 @@ from models.embedder import load_embedder
 from models.registry import ModelRegistry
 from tests.training_fixture import HELD_OUT, TRAIN, WRONG_ENTRY, catalog_rows
 from training import example_weight, pipeline
+from training.adapt import ensure_adapted_model
 from training.example_weight import WEIGHT_GRID, fit_category_weight
-from training.examples import ExampleStore
 from training.finetune import AUTO_MAX_EPOCHS, AUTO_MIN_STEPS, FinetuneConfig, Snapshot, auto_epochs, finetune
 from training.pairs import ContrastivePair
 from training.pipeline import TrainRequest, run_training
@@ -40,17 +41,22 @@ HELD_OUT_TEXTS = [t for texts in HELD_OUT.values() for t in texts]
 
 
 def private_home(base: Path, shared: Settings) -> Path:
-    """A fresh home whose registry and example store are ours alone, borrowing the rebuilt base model."""
+    """A fresh home whose registry and example store are ours alone, borrowing the rebuilt base model and the
+    adapted default model (built once per test home; training writes only to the registry's own folders)."""
     ensure_default_model(shared.models_dir)
+    adapted, _ = ensure_adapted_model(shared.models_dir)
     (base / "models").mkdir(parents=True)
-    os.symlink(shared.models_dir / DEFAULT_MODEL_DIRNAME, base / "models" / DEFAULT_MODEL_DIRNAME)
+    for name in (DEFAULT_MODEL_DIRNAME, adapted.name):
+        os.symlink(shared.models_dir / name, base / "models" / name)
     return base
 
 
 def answers(settings: Settings) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
-    matcher = load_matcher(settings, examples=False)
-    return [(tuple(c.entry.id for c in m.candidates), tuple(round(c.score, 5) for c in m.candidates))
-            for m in matcher.match(HELD_OUT_TEXTS)]
+    matcher = ready_matcher(settings, examples=False)
+    return [
+        (tuple(c.entry.id for c in m.candidates), tuple(round(c.score, 5) for c in m.candidates))
+        for m in matcher.match(HELD_OUT_TEXTS)
+    ]
 
 
 def review_rows() -> list[dict]:
@@ -60,10 +66,32 @@ def review_rows() -> list[dict]:
         for k, text in enumerate(TRAIN[entry_id]):
             wrong = WRONG_ENTRY[entry_id]
             decision, suggested = ("更正", wrong) if k % 3 == 0 else ("接受", entry_id)
-            rows.append({"内容": text, "决定": decision, "建议事项序号": suggested, "最终事项序号": entry_id,
-                         "审核人": "张三", "审核时间": "2024-05-01 10:00", "意见": "", "清单版本": "", "模型版本": ""})
-    rows.append({"内容": "我家手机信号太差了", "决定": "驳回", "建议事项序号": "A08", "最终事项序号": "", "审核人": "张三",
-                 "审核时间": "2024-05-01 10:05", "意见": "清单之外", "清单版本": "", "模型版本": ""})
+            rows.append(
+                {
+                    "内容": text,
+                    "决定": decision,
+                    "建议事项序号": suggested,
+                    "最终事项序号": entry_id,
+                    "审核人": "张三",
+                    "审核时间": "2024-05-01 10:00",
+                    "意见": "",
+                    "清单版本": "",
+                    "模型版本": "",
+                }
+            )
+    rows.append(
+        {
+            "内容": "我家手机信号太差了",
+            "决定": "驳回",
+            "建议事项序号": "A08",
+            "最终事项序号": "",
+            "审核人": "张三",
+            "审核时间": "2024-05-01 10:05",
+            "意见": "清单之外",
+            "清单版本": "",
+            "模型版本": "",
+        }
+    )
     return rows
 
 
@@ -73,13 +101,15 @@ def trained(tmp_path_factory, settings):
     files = tmp_path_factory.mktemp("train-files")
     write_table(files / "catalog.csv", catalog_rows())
     write_table(files / "reviews.csv", review_rows())
-    write_table(files / "pairs.csv", [{"内容": t, "标准事项序号": e} for e in ("A05", "A06", "A07", "A08")
-                                      for t in TRAIN[e]])
+    write_table(
+        files / "pairs.csv", [{"内容": t, "标准事项序号": e} for e in ("A05", "A06", "A07", "A08") for t in TRAIN[e]]
+    )
     held = [(e, t) for e, texts in HELD_OUT.items() for t in texts]
     write_table(files / "items.csv", [{"编号": f"H{i}", "内容": t} for i, (_, t) in enumerate(held)])
     write_table(files / "gold.csv", [{"编号": f"H{i}", "标准事项序号": e} for i, (e, _) in enumerate(held)])
-    write_table(files / "wrong.csv", [{"内容": t, "标准事项序号": WRONG_ENTRY[e]} for e, texts in TRAIN.items()
-                                      for t in texts])
+    write_table(
+        files / "wrong.csv", [{"内容": t, "标准事项序号": WRONG_ENTRY[e]} for e, texts in TRAIN.items() for t in texts]
+    )
 
     own = Settings(home=home, threads=1, catalog=str(files / "catalog.csv"))
     catalog = import_catalog([files / "catalog.csv"])
@@ -93,20 +123,35 @@ def trained(tmp_path_factory, settings):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "finetune", recording_finetune)
-        outcome = run_training(own, catalog, TrainRequest(
-            reviews_file=files / "reviews.csv", pairs_file=files / "pairs.csv",
-            eval_items=files / "items.csv", eval_gold=files / "gold.csv", validation_fraction=0.25,
-            config=FinetuneConfig(epochs=2, batch_size=8, learning_rate=5e-5, progress=False),
-        ), report=lambda line: None)
-    return {"settings": own, "catalog": catalog, "files": files, "outcome": outcome, "pairs": trained_on,
-            "base_answers": base_answers, "base_identity": base_identity}
+        outcome = run_training(
+            own,
+            catalog,
+            TrainRequest(
+                reviews_file=files / "reviews.csv",
+                pairs_file=files / "pairs.csv",
+                eval_items=files / "items.csv",
+                eval_gold=files / "gold.csv",
+                validation_fraction=0.25,
+                config=FinetuneConfig(epochs=2, batch_size=8, learning_rate=5e-5, progress=False),
+            ),
+            report=lambda line: None,
+        )
+    return {
+        "settings": own,
+        "catalog": catalog,
+        "files": files,
+        "outcome": outcome,
+        "pairs": trained_on,
+        "base_answers": base_answers,
+        "base_identity": base_identity,
+    }
 
 
 def test_tickets_are_learned_as_the_matcher_encodes_them(trained):
     """Reviewed and labelled tickets are trained on in the form the matcher's dense channel encodes them (cleaned,
     official terms added), not as written: a model trained on the raw texts ranked worse inside the matcher."""
     train = trained["outcome"].data.train
-    forms = load_matcher(trained["settings"], dense=False, examples=False).prepare([x.text for x in train])[1]
+    forms = ready_matcher(trained["settings"], dense=False, examples=False).prepare([x.text for x in train])[1]
     anchors = {p.anchor for p in trained["pairs"]}
     assert set(forms) <= anchors
     rewritten = {x.text for x, form in zip(train, forms) if form != x.text}
@@ -134,8 +179,11 @@ def test_training_improves_held_out_tickets_and_is_promoted(trained):
     assert epochs["trained"] == 2 and len(epochs["validation_top1_mrr"]) == 2 and current.epochs == epochs["kept"]
     mix = current.metrics["mix"]
     assert set(mix["validation_top1_mrr"]) == {"0.5", "0.75"} and mix["kept"] in (0.5, 0.75, 1.0)
-    kept_scores = (epochs["validation_top1_mrr"][epochs["kept"] - 1] if mix["kept"] == 1.0
-                   else mix["validation_top1_mrr"][f"{mix['kept']:g}"])
+    kept_scores = (
+        epochs["validation_top1_mrr"][epochs["kept"] - 1]
+        if mix["kept"] == 1.0
+        else mix["validation_top1_mrr"][f"{mix['kept']:g}"]
+    )
     after = outcome.validation_dense.after
     assert kept_scores == [round(after.top1, 4), round(after.mrr, 4)]
 
@@ -153,14 +201,14 @@ def test_reviews_and_pairs_become_training_data(trained):
 
 def test_promoted_model_and_confirmed_examples_answer_at_once(trained):
     own = trained["settings"]
-    matcher = load_matcher(own)
+    matcher = ready_matcher(own)
     assert matcher.embedder.identity.startswith(f"{DEFAULT_MODEL}#v1@")
     assert matcher.embedder.identity != trained["base_identity"]
     stored = ExampleStore.for_settings(own).load(trained["catalog"].version)
     assert TRAIN["A05"][0] in stored["A05"]
     assert TRAIN["A05"][0] in matcher.examples["A05"]
     assert matcher.match([TRAIN["A05"][0]])[0].best.entry.id == "A05"
-    assert not load_matcher(own, examples=False).examples
+    assert not ready_matcher(own, examples=False).examples
 
 
 @pytest.fixture(scope="module")
@@ -169,10 +217,34 @@ def refused(trained):
     own = trained["settings"]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["--home", str(own.home), "--threads", "1", "train", "--catalog", str(files / "catalog.csv"),
-                     "--pairs", str(files / "wrong.csv"), "--no-service-reviews", "--no-catalog-pairs",
-                     "--eval", str(files / "items.csv"), str(files / "gold.csv"), "--validation", "0",
-                     "--epochs", "2", "--batch-size", "8", "--learning-rate", "1e-4", "--quiet", "--json"])
+        code = main(
+            [
+                "--home",
+                str(own.home),
+                "--threads",
+                "1",
+                "train",
+                "--catalog",
+                str(files / "catalog.csv"),
+                "--pairs",
+                str(files / "wrong.csv"),
+                "--no-service-reviews",
+                "--no-catalog-pairs",
+                "--eval",
+                str(files / "items.csv"),
+                str(files / "gold.csv"),
+                "--validation",
+                "0",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--learning-rate",
+                "1e-4",
+                "--quiet",
+                "--json",
+            ]
+        )
     text = out.getvalue()
     return code, json.loads(text.strip().splitlines()[-1]), text
 
@@ -238,15 +310,15 @@ def test_category_vote_is_fitted_by_leave_one_out_and_travels_with_the_examples(
     assert vote["texts"] == len(trained["outcome"].data.train)
     assert set(vote["accuracy"]) == {str(m) for m in WEIGHT_GRID}
     best = max(WEIGHT_GRID, key=lambda m: (vote["accuracy"][str(m)], -m))
-    matcher = load_matcher(own)
+    matcher = ready_matcher(own)
     assert vote["weight"] == pytest.approx(best * matcher.fusion.dense)
     assert ExampleStore.for_settings(own).category_weight(trained["catalog"].version) == vote["weight"]
     assert matcher.fusion.category_examples == vote["weight"]
-    assert load_matcher(own, examples=False).fusion.category_examples == 0.0
+    assert ready_matcher(own, examples=False).fusion.category_examples == 0.0
 
 
 def test_leave_one_out_hides_a_confirmed_text_from_itself(trained):
-    matcher = load_matcher(trained["settings"])
+    matcher = ready_matcher(trained["settings"])
     text = TRAIN["A05"][0]
     seen = matcher.gather_evidence([text], use_dense=True)
     hidden = matcher.gather_evidence([text], use_dense=True, leave_out=True)
@@ -257,7 +329,7 @@ def test_leave_one_out_hides_a_confirmed_text_from_itself(trained):
 
 
 def test_vote_fit_gives_the_same_answer_in_small_batches(trained, monkeypatch):
-    matcher = load_matcher(trained["settings"])
+    matcher = ready_matcher(trained["settings"])
     train = trained["outcome"].data.train
     texts, labels = [x.text for x in train], [x.entry_id for x in train]
     whole = fit_category_weight(matcher, texts, labels)
@@ -272,8 +344,11 @@ def test_auto_epochs_give_small_data_more_passes():
 
 
 def small_pairs() -> list[ContrastivePair]:
-    return [ContrastivePair(text, TRAIN[entry][(k + 1) % len(TRAIN[entry])], group=entry)
-            for entry in ("A01", "A02", "A03", "A04") for k, text in enumerate(TRAIN[entry][:3])]
+    return [
+        ContrastivePair(text, TRAIN[entry][(k + 1) % len(TRAIN[entry])], group=entry)
+        for entry in ("A01", "A02", "A03", "A04")
+        for k, text in enumerate(TRAIN[entry][:3])
+    ]
 
 
 def weights_of(embedder) -> dict[str, torch.Tensor]:
@@ -294,8 +369,9 @@ def test_epoch_judge_leaves_the_best_epochs_weights(embedder, scores, kept):
         snapshots.append(weights_of(model))
         return scores[snapshot.epoch - 1]
 
-    stats = finetune(model, small_pairs(), FinetuneConfig(epochs=2, batch_size=4, learning_rate=1e-4, progress=False),
-                     judge=judge)
+    stats = finetune(
+        model, small_pairs(), FinetuneConfig(epochs=2, batch_size=4, learning_rate=1e-4, progress=False), judge=judge
+    )
     assert stats.kept_epoch == kept and stats.epoch_scores == scores and stats.epochs == 2
     assert stats.kept_mix == 1.0 and stats.kept_score == scores[kept - 1]
     final = dict(model.model.named_parameters())
@@ -304,8 +380,10 @@ def test_epoch_judge_leaves_the_best_epochs_weights(embedder, scores, kept):
     assert all(torch.equal(final[k], snapshots[kept - 1][k]) for k in final)
 
 
-@pytest.mark.parametrize("scores, kept_mix", [((0.0, 1.0, 0.0), 0.5), ((0.5, 0.4, 0.6), 0.75),
-                                              ((0.9, 0.5, 0.5), 1.0), ((0.5, 0.5, 0.5), 0.5)])
+@pytest.mark.parametrize(
+    "scores, kept_mix",
+    [((0.0, 1.0, 0.0), 0.5), ((0.5, 0.4, 0.6), 0.75), ((0.9, 0.5, 0.5), 1.0), ((0.5, 0.5, 0.5), 0.5)],
+)
 def test_judge_can_keep_part_of_the_change(embedder, scores, kept_mix):
     """After the best epoch, its change to the weights is tried at half and three quarters; the judge's favourite
     (the smaller change on a tie) is what the model holds: the starting weights plus that share of the change."""
@@ -319,8 +397,12 @@ def test_judge_can_keep_part_of_the_change(embedder, scores, kept_mix):
         seen[snapshot] = weights_of(model)
         return score_of[snapshot.mix]
 
-    stats = finetune(model, small_pairs(), FinetuneConfig(epochs=1, batch_size=4, learning_rate=1e-4,
-                                                          progress=False, mix_grid=(0.75, 0.5)), judge=judge)
+    stats = finetune(
+        model,
+        small_pairs(),
+        FinetuneConfig(epochs=1, batch_size=4, learning_rate=1e-4, progress=False, mix_grid=(0.75, 0.5)),
+        judge=judge,
+    )
     assert list(seen) == [Snapshot(1), Snapshot(1, 0.5), Snapshot(1, 0.75)]
     assert stats.kept == Snapshot(1, kept_mix) and stats.kept_score == score_of[kept_mix]
     assert stats.mix_scores == ((0.5, scores[1]), (0.75, scores[2]))

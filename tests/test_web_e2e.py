@@ -19,8 +19,14 @@ from tests.api_fixtures import PASSWORDS, PENSION_ENTRY, PENSION_TICKET, ThreadS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 HAS_BULK = importlib.util.find_spec("inference.bulk") is not None
 HAS_MERGE = importlib.util.find_spec("inference.merge") is not None
 MERGE_ITEMS = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelled" / "merge_items.csv"
@@ -55,8 +61,9 @@ def browser():
 
 @pytest.fixture()
 def page(browser, server):
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, locale="zh-CN",
-                                  accept_downloads=True)
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -109,8 +116,10 @@ def test_drafter_classifies_sends_to_review_and_reviewer_decides(page, server):
     # Suggestions also come while typing (debounced), without Enter.
     page.fill("#quick-text", "")
     page.type("#quick-text", "村里的路灯坏了好几天了", delay=20)
-    page.wait_for_function("document.querySelector('#quick-results .match') && "
-                           "document.querySelector('#quick-results').innerText.includes('得分')")
+    page.wait_for_function(
+        "document.querySelector('#quick-results .match') && "
+        "document.querySelector('#quick-results').innerText.includes('得分')"
+    )
     page.click(".match .send-review")
     page.wait_for_selector(".match .send-review:has-text('已送审')")
     mine = api_reviews(server, "drafter")
@@ -164,8 +173,13 @@ def expected_flag_words(answer: dict) -> list[str]:
     return words
 
 
-@pytest.mark.parametrize("text,name", [("新建厂房需要办理建筑工程施工许可", "02b-速查-收回事项"),
-                                       ("帮我查一下明天的天气预报和航班", "02c-速查-清单之外")])
+@pytest.mark.parametrize(
+    "text,name",
+    [
+        ("新建厂房需要办理建筑工程施工许可", "02b-速查-收回事项"),
+        ("帮我查一下明天的天气预报和航班", "02c-速查-清单之外"),
+    ],
+)
 def test_flags_are_shown_in_plain_words(page, server, text, name):
     answer = httpx.post(server.url + "/api/classify", json={"text": text}).json()["results"][0]
     page.goto("/")
@@ -183,13 +197,17 @@ def test_catalog_page_searches_entries(page):
     page.goto("/catalog")
     page.wait_for_selector("#catalog-entries tbody tr")
     page.fill("#catalog-search", "养老")
-    page.wait_for_function("(rows => rows.length > 0 && rows.every(r => r.innerText.includes('养老')))"
-                           "([...document.querySelectorAll('#catalog-entries tbody tr')])")
+    page.wait_for_function(
+        "(rows => rows.length > 0 && rows.every(r => r.innerText.includes('养老')))"
+        "([...document.querySelectorAll('#catalog-entries tbody tr')])"
+    )
     shot(page, "05-清单")
     page.click("#catalog-types button[data-type='收回']")
     page.fill("#catalog-search", "")
-    page.wait_for_function("[...document.querySelectorAll('#catalog-entries tbody tr td:nth-child(2)')]"
-                           ".every(td => td.innerText.trim() === '收回')")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#catalog-entries tbody tr td:nth-child(2)')]"
+        ".every(td => td.innerText.trim() === '收回')"
+    )
 
 
 @pytest.mark.skipif(not HAS_BULK, reason="inference.bulk (issue 3) is not in this tree yet")
@@ -227,8 +245,9 @@ def test_merge_groups_and_users_pages(page):
     if HAS_MERGE:
         page.set_input_files("#merge-file", str(MERGE_ITEMS))
         page.click("#merge-submit")
-        page.wait_for_selector("#merge-jobs tr[data-status='done'], #merge-jobs tr[data-status='failed']",
-                               timeout=600_000)
+        page.wait_for_selector(
+            "#merge-jobs tr[data-status='done'], #merge-jobs tr[data-status='failed']", timeout=600_000
+        )
         assert page.query_selector("#merge-jobs tr[data-status='done']"), page.inner_text("#merge-jobs")
         page.wait_for_selector("#merge-groups .group")
         assert page.query_selector_all("#merge-groups .group tbody tr")
@@ -247,7 +266,9 @@ def test_admin_imports_a_revised_list_and_compares_versions(page, tmp_path):
         rows = list(csv.DictReader(fh))
     revised = [dict(r) for r in rows[:-2]]
     revised[3]["事项名称"] += "（调整）"
-    revised.append({**rows[0], "序号": "JB999", "事项名称": "城市书房运营管理", "具体内容": "运营管理城市书房，组织全民阅读活动。"})
+    revised.append(
+        {**rows[0], "序号": "JB999", "事项名称": "城市书房运营管理", "具体内容": "运营管理城市书房，组织全民阅读活动。"}
+    )
     # The revision states the county's side of one shared duty, as 配合 lists print it.
     county = "负责定点医药机构医保基金使用的监督检查，查处欺诈骗保行为"
     for row in revised:
@@ -275,8 +296,10 @@ def test_admin_imports_a_revised_list_and_compares_versions(page, tmp_path):
 
     page.select_option("#catalog-version", index=0)
     page.fill("#catalog-search", "欺诈骗保")
-    page.wait_for_function("[...document.querySelectorAll('#catalog-entries tbody tr')].some("
-                           f"r => r.dataset.entryId === 'PH001' && r.innerText.includes('县级部门职责：{county}'))")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#catalog-entries tbody tr')].some("
+        f"r => r.dataset.entryId === 'PH001' && r.innerText.includes('县级部门职责：{county}'))"
+    )
     page.goto("/")
     page.wait_for_function("document.querySelectorAll('#quick-catalog option').length >= 3")
     page.select_option("#quick-catalog", index=1)  # after 当前清单, newest first

@@ -24,6 +24,7 @@ from inference.fusion import FEATURES, FUSION_PATH, FusionParams, Logistic
 from inference.loader import load_matcher
 from inference.matcher import Evidence, Matcher, judge_features
 from lvzhi.config import load_settings
+from training.adapt import prepare_model
 from training.distill import ensure_static_encoder
 
 DATA = Path(__file__).resolve().parent.parent / "corpus" / "data" / "labelled"
@@ -64,14 +65,19 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> Logistic:
     return Logistic(tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]))
 
 
-def calibrate(matcher: Matcher, items: list[LabelledItem],
-              query_encoder: Callable[..., np.ndarray] | None = None) -> FusionParams:
+def calibrate(
+    matcher: Matcher, items: list[LabelledItem], query_encoder: Callable[..., np.ndarray] | None = None
+) -> FusionParams:
     """Weights and calibrators for the matcher's evidence; with query_encoder, for evidence whose query vectors
     that encoder makes (--fast's static first stage)."""
     n_views = len(matcher.views.texts)
-    ev = matcher.gather_evidence([it.text for it in items], use_dense=matcher.embedder is not None,
-                                 dense_pool=n_views, lexical_pool=len(matcher.catalog.entries),
-                                 query_encoder=query_encoder)
+    ev = matcher.gather_evidence(
+        [it.text for it in items],
+        use_dense=matcher.embedder is not None,
+        dense_pool=n_views,
+        lexical_pool=len(matcher.catalog.entries),
+        query_encoder=query_encoder,
+    )
     best, best_q = matcher.fusion, -1.0
     for dense, char, bm25, concept in itertools.product(*GRID.values()):
         params = replace(matcher.fusion, dense=dense, char=char, bm25=bm25, concept=concept)
@@ -88,8 +94,12 @@ def calibrate(matcher: Matcher, items: list[LabelledItem],
         outside.append(int(not it.gold))
     x = np.asarray(rows, dtype=np.float64)
     p_out = fit_logistic(x, np.asarray(outside))
-    return replace(best, correct=fit_logistic(x, np.asarray(correct)), out_of_list=p_out,
-                   out_of_list_above=best_threshold([p_out(dict(zip(FEATURES, r))) for r in rows], outside))
+    return replace(
+        best,
+        correct=fit_logistic(x, np.asarray(correct)),
+        out_of_list=p_out,
+        out_of_list_above=best_threshold([p_out(dict(zip(FEATURES, r))) for r in rows], outside),
+    )
 
 
 def best_threshold(probabilities: list[float], labels: list[int]) -> float:
@@ -109,11 +119,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="在调参集上拟合融合权重与置信度校准")
     ap.add_argument("--home")
     ap.add_argument("--dry-run", action="store_true")
-    ap.add_argument("--static-only", action="store_true",
-                    help="只拟合快速模式（静态向量）的一节，保留现有的完整模式权重")
+    ap.add_argument(
+        "--static-only", action="store_true", help="只拟合快速模式（静态向量）的一节，保留现有的完整模式权重"
+    )
     args = ap.parse_args()
     settings = load_settings(home=args.home)
-    matcher = load_matcher(settings, load_reference_catalog(), examples=False)
+    prepare_model(settings)  # the adapted default model, built here if this is its first use
+    matcher = load_matcher(settings, load_reference_catalog())
     shipped = FusionParams.load()
     matcher.fusion = FusionParams()  # fit from the defaults, not from a previous fit
     items = tuning_items()

@@ -111,8 +111,9 @@ class _VersionResolver:
         return diff_catalogs(old, self.target)
 
 
-def align_to_catalog(labelled: list[LabelledText], rejected: list[RejectedText], catalog: Catalog,
-                     store: CatalogStore) -> AlignedLabels:
+def align_to_catalog(
+    labelled: list[LabelledText], rejected: list[RejectedText], catalog: Catalog, store: CatalogStore
+) -> AlignedLabels:
     resolver = _VersionResolver(catalog, store)
     unknown_version: dict[str, int] = {}
     unknown_id: dict[str, int] = {}
@@ -141,17 +142,23 @@ def align_to_catalog(labelled: list[LabelledText], rejected: list[RejectedText],
         carried += 1
         return target
 
-    out_labelled = [LabelledText(x.text, t, x.source) for x in labelled
-                    if (t := place(x.entry_id, x.text, x.catalog_version)) is not None]
-    out_rejected = [RejectedText(x.text, t) for x in rejected
-                    if (t := place(x.entry_id, x.text, x.catalog_version)) is not None]
+    out_labelled = [
+        LabelledText(x.text, t, x.source)
+        for x in labelled
+        if (t := place(x.entry_id, x.text, x.catalog_version)) is not None
+    ]
+    out_rejected = [
+        RejectedText(x.text, t) for x in rejected if (t := place(x.entry_id, x.text, x.catalog_version)) is not None
+    ]
     problems = []
     if unknown_id:
         ids = "、".join(sorted(unknown_id)[:10]) + ("等" if len(unknown_id) > 10 else "")
         problems.append(f"{sum(unknown_id.values())} 条标注的事项序号在清单中不存在（{ids}），已跳过")
     if unknown_version:
         versions = "、".join(sorted(unknown_version))
-        problems.append(f"{sum(unknown_version.values())} 条标注所依据的清单版本未导入（{versions}），无法换算到当前清单，已跳过")
+        problems.append(
+            f"{sum(unknown_version.values())} 条标注所依据的清单版本未导入（{versions}），无法换算到当前清单，已跳过"
+        )
     if removed:
         problems.append(f"{removed} 条标注对应的事项在新清单中已删除，已跳过")
     return AlignedLabels(_dedupe(out_labelled), out_rejected, carried, problems)
@@ -167,11 +174,13 @@ def _dedupe(labelled: list[LabelledText]) -> list[LabelledText]:
 
 
 def text_key(text: str, seed: int) -> int:
-    digest = hashlib.sha256(f"{seed}\x1f{''.join(text.split())}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{seed}\x1f{''.join(text.split())}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 
-def split_validation(labelled: list[LabelledText], fraction: float, seed: int) -> tuple[list[LabelledText], list[LabelledText]]:
+def split_validation(
+    labelled: list[LabelledText], fraction: float, seed: int
+) -> tuple[list[LabelledText], list[LabelledText]]:
     """(train, validation). Membership depends only on the text and the seed, so an item held out once stays held
     out in every later run as data grows; a model trained earlier has then never seen today's validation items."""
     if not labelled or fraction <= 0:

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from corpus.catalogs import load_reference_catalog
-from corpus.schema import Catalog
 from corpus.lexicon import Lexicon
+from corpus.schema import Catalog
 from models.e5_rebuild import build_lock, replace_dir, sha256_of
 from models.lexical import DATA_DIR
 from models.static_embedder import VECTORS_NAME, StaticQueryEncoder, read_manifest, token_ids
@@ -120,8 +120,7 @@ def _single_token_vectors(embedder, vocab_ids: list[int]) -> np.ndarray:
     return out
 
 
-def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=None) -> tuple[
-        StaticQueryEncoder, dict]:
+def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=None) -> tuple[StaticQueryEncoder, dict]:
     """A static encoder fitted to `embedder`'s query vectors of `texts` (already cleaned and expanded)."""
     import torch
 
@@ -133,8 +132,10 @@ def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=N
     vocab = sorted({i for seq in ids for i in seq} | {i for p, i in tok.get_vocab().items() if _CJK.search(p)})
     rows = np.full(max(len(tok), max(vocab, default=0) + 1), -1, dtype=np.int64)
     rows[vocab] = np.arange(len(vocab))
-    say(f"蒸馏静态词元向量：教师向量 {len(texts)} 条已算好（{time.monotonic() - started:.0f} 秒），"
-        f"正在初始化 {len(vocab)} 个词元并训练 {config.epochs} 轮……")
+    say(
+        f"蒸馏静态词元向量：教师向量 {len(texts)} 条已算好（{time.monotonic() - started:.0f} 秒），"
+        f"正在初始化 {len(vocab)} 个词元并训练 {config.epochs} 轮……"
+    )
     init = _single_token_vectors(embedder, vocab)
 
     torch.manual_seed(config.seed)
@@ -159,10 +160,19 @@ def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=N
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    encoder = StaticQueryEncoder(rows=rows, vectors=table.weight.detach().numpy().copy(),
-                                 bias=bias.detach().numpy().copy(), tokenizer=tok, identity="")
-    stats = {"texts": len(texts), "tokens": len(vocab), "final_loss": round(loss.item(), 4),
-             "seconds": round(time.monotonic() - started, 1)}
+    encoder = StaticQueryEncoder(
+        rows=rows,
+        vectors=table.weight.detach().numpy().copy(),
+        bias=bias.detach().numpy().copy(),
+        tokenizer=tok,
+        identity="",
+    )
+    stats = {
+        "texts": len(texts),
+        "tokens": len(vocab),
+        "final_loss": round(loss.item(), 4),
+        "seconds": round(time.monotonic() - started, 1),
+    }
     return encoder, stats
 
 
@@ -176,8 +186,12 @@ def _identity(teacher_identity: str, data_hash: str) -> str:
 
 def _is_current(folder: Path, identity: str) -> bool:
     manifest = read_manifest(folder)
-    return (manifest is not None and manifest.get("identity") == identity and (folder / VECTORS_NAME).is_file()
-            and sha256_of(folder / VECTORS_NAME) == manifest.get("vectors_sha256"))
+    return (
+        manifest is not None
+        and manifest.get("identity") == identity
+        and (folder / VECTORS_NAME).is_file()
+        and sha256_of(folder / VECTORS_NAME) == manifest.get("vectors_sha256")
+    )
 
 
 def ensure_static_encoder(matcher, report=_to_stderr) -> StaticQueryEncoder:
@@ -192,15 +206,22 @@ def ensure_static_encoder(matcher, report=_to_stderr) -> StaticQueryEncoder:
     with build_lock(models_dir):
         if not _is_current(target, identity):
             raw = distillation_texts(matcher.lexicon, catalog)
-            report(f"首次使用静态词元向量（快速批量与归并用）：正从当前模型蒸馏（{len(raw)} 条内置文本；2 核约需三分钟，"
-                   "每个模型只做一次）……")
+            report(
+                f"首次使用静态词元向量（快速批量与归并用）：正从当前模型蒸馏（{len(raw)} 条内置文本；2 核约需三分钟，"
+                "每个模型只做一次）……"
+            )
             texts = list(dict.fromkeys(matcher.prepare(raw)[1]))
             encoder, stats = distill(embedder, texts, RECIPE, report)
             work = Path(tempfile.mkdtemp(prefix=".static-", dir=target.parent))
             try:
                 out = work / identity
-                manifest = {"identity": identity, "teacher": embedder.identity, "recipe": RECIPE_VERSION,
-                            "data_hash": data_hash, **stats}
+                manifest = {
+                    "identity": identity,
+                    "teacher": embedder.identity,
+                    "recipe": RECIPE_VERSION,
+                    "data_hash": data_hash,
+                    **stats,
+                }
                 encoder.save(out, manifest)
                 replace_dir(out, target)
             finally:

@@ -31,8 +31,9 @@ def ranking_scores(ranks: list[int | None]) -> ValidationScores:
     return ValidationScores(top1, top5, mrr, n)
 
 
-def build_matcher(settings: Settings, catalog: Catalog, embedder: "Embedder",
-                  examples: dict[str, list[str]] | None = None) -> Matcher:
+def build_matcher(
+    settings: Settings, catalog: Catalog, embedder: Embedder, examples: dict[str, list[str]] | None = None
+) -> Matcher:
     """The matcher as it would answer with this model and these confirmed examples in its index."""
     return Matcher(catalog=catalog, embedder=embedder, settings=settings, examples=copy.deepcopy(examples or {}))
 
@@ -54,8 +55,9 @@ def matcher_scores(matcher: Matcher, items: list[LabelledText]) -> ValidationSco
     return ranking_scores(ranks)
 
 
-def dense_scores(embedder: "Embedder", catalog: Catalog, items: list[LabelledText],
-                 batch_size: int = 64) -> ValidationScores:
+def dense_scores(
+    embedder: Embedder, catalog: Catalog, items: list[LabelledText], batch_size: int = 64
+) -> ValidationScores:
     """The embedding on its own: entries ranked by cosine between the text and the entry's text."""
     if not items:
         return ranking_scores([])

@@ -37,17 +37,24 @@ class WeightFit:
     reason: str  # in words, for the training report
 
     def to_dict(self) -> dict:
-        return {"weight": self.weight, "texts": self.texts, "reason": self.reason,
-                "accuracy": {str(k): round(v, 4) for k, v in self.accuracy.items()}}
+        return {
+            "weight": self.weight,
+            "texts": self.texts,
+            "reason": self.reason,
+            "accuracy": {str(k): round(v, 4) for k, v in self.accuracy.items()},
+        }
 
 
-def fit_category_weight(matcher: Matcher, texts: list[str], labels: list[str], predict: Predict = predict_entry,
-                        top_k: int = 1) -> WeightFit:
+def fit_category_weight(
+    matcher: Matcher, texts: list[str], labels: list[str], predict: Predict = predict_entry, top_k: int = 1
+) -> WeightFit:
     """texts must be the matcher's own confirmed examples; labels what `predict` should answer for each (entry ids
     for the default predictor)."""
     categories = {matcher.catalog.entries[p].category for p in matcher.example_views.owner.tolist()}
     if matcher.embedder is None or len(texts) < MIN_TEXTS or len(categories) < MIN_CATEGORIES:
-        return WeightFit(0.0, {}, len(texts), f"确认样本不足（{len(texts)} 条，{len(categories)} 个类别），类别投票不启用")
+        return WeightFit(
+            0.0, {}, len(texts), f"确认样本不足（{len(texts)} 条，{len(categories)} 个类别），类别投票不启用"
+        )
     if len(texts) > MAX_FIT_TEXTS:  # a fixed sample: enough to choose among a few weights, and time stays bounded
         keep = sorted(random.Random(0).sample(range(len(texts)), MAX_FIT_TEXTS))
         texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
@@ -56,10 +63,14 @@ def fit_category_weight(matcher: Matcher, texts: list[str], labels: list[str], p
         ev = matcher.gather_evidence(texts[start : start + FIT_BATCH], use_dense=True, leave_out=True)
         for multiple in WEIGHT_GRID:
             params = replace(matcher.fusion, category_examples=multiple * matcher.fusion.dense)
-            right[multiple] += sum(predict(matcher.rank(ev, i, params, top_k)) == labels[start + i]
-                                   for i in range(len(ev.texts)))
+            right[multiple] += sum(
+                predict(matcher.rank(ev, i, params, top_k)) == labels[start + i] for i in range(len(ev.texts))
+            )
     accuracy = {m: right[m] / len(texts) for m in WEIGHT_GRID}
     best = max(WEIGHT_GRID, key=lambda m: (accuracy[m], -m))
-    reason = (f"留一法：类别投票权重取稠密通道的 {best:g} 倍，确认样本准确率 {accuracy[0.0]:.3f} → {accuracy[best]:.3f}"
-              if best else f"留一法：类别投票无益（{accuracy[0.0]:.3f}），不启用")
+    reason = (
+        f"留一法：类别投票权重取稠密通道的 {best:g} 倍，确认样本准确率 {accuracy[0.0]:.3f} → {accuracy[best]:.3f}"
+        if best
+        else f"留一法：类别投票无益（{accuracy[0.0]:.3f}），不启用"
+    )
     return WeightFit(best * matcher.fusion.dense, accuracy, len(texts), reason)

@@ -70,7 +70,7 @@ class FinetuneStats:
     mix_scores: tuple = ()  # (share, what the judge said), for each share tried below 1.0
 
     @property
-    def kept(self) -> "Snapshot":
+    def kept(self) -> Snapshot:
         return Snapshot(self.kept_epoch, self.kept_mix)
 
     @property
@@ -84,6 +84,7 @@ class FinetuneStats:
 @dataclass(frozen=True)
 class Snapshot:
     """Which weights the judge is looking at: an epoch's, or the starting weights plus `mix` of that epoch's change."""
+
     epoch: int
     mix: float = 1.0
 
@@ -131,8 +132,9 @@ def _linear_schedule(total: int, warmup: int):
     return factor
 
 
-def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: FinetuneConfig,
-             judge: SnapshotJudge | None = None) -> FinetuneStats:
+def finetune(
+    embedder: Embedder, pairs: list[ContrastivePair], config: FinetuneConfig, judge: SnapshotJudge | None = None
+) -> FinetuneStats:
     """Train embedder.model in place; it is left in eval mode.
 
     With a judge, the weights after each epoch are scored and the best epoch's are kept (the earliest on a tie):
@@ -185,12 +187,15 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
     started = time.monotonic()
     model.train()
     try:
-        with tqdm(total=total, desc="训练", unit="步", file=sys.stderr, disable=not config.progress,
-                  dynamic_ncols=True) as bar:
+        with tqdm(
+            total=total, desc="训练", unit="步", file=sys.stderr, disable=not config.progress, dynamic_ncols=True
+        ) as bar:
             for epoch, batches in enumerate(epoch_batches, start=1):
                 for batch in batches:
-                    columns = [[embedder.query_prefix + p.anchor for p in batch],
-                               [embedder.passage_prefix + p.positive for p in batch]]
+                    columns = [
+                        [embedder.query_prefix + p.anchor for p in batch],
+                        [embedder.passage_prefix + p.positive for p in batch],
+                    ]
                     if all(p.negative for p in batch):
                         columns.append([embedder.passage_prefix + p.negative for p in batch])
                     loss = loss_fn([features(c) for c in columns], torch.empty(0))
@@ -215,8 +220,16 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
         if best_state is not None and kept_epoch < epochs:
             _assign(trainable, best_state)
         if mixing:
-            kept_mix, mix_scores = _choose_mix(model, trainable, start_state, epoch_scores[kept_epoch - 1],
-                                               kept_epoch, config.mix_grid, judge, kept_max_length)
+            kept_mix, mix_scores = _choose_mix(
+                model,
+                trainable,
+                start_state,
+                epoch_scores[kept_epoch - 1],
+                kept_epoch,
+                config.mix_grid,
+                judge,
+                kept_max_length,
+            )
     finally:
         model.eval()
         model.max_seq_length = kept_max_length
@@ -224,10 +237,16 @@ def finetune(embedder: "Embedder", pairs: list[ContrastivePair], config: Finetun
             p.requires_grad_(True)
     tenth = max(1, math.ceil(len(losses) / 10))
     return FinetuneStats(
-        pairs=len(pairs), steps=len(losses), epochs=epochs,
-        first_loss=sum(losses[:tenth]) / tenth, last_loss=sum(losses[-tenth:]) / tenth,
-        seconds=time.monotonic() - started, kept_epoch=kept_epoch, epoch_scores=tuple(epoch_scores),
-        kept_mix=kept_mix, mix_scores=mix_scores,
+        pairs=len(pairs),
+        steps=len(losses),
+        epochs=epochs,
+        first_loss=sum(losses[:tenth]) / tenth,
+        last_loss=sum(losses[-tenth:]) / tenth,
+        seconds=time.monotonic() - started,
+        kept_epoch=kept_epoch,
+        epoch_scores=tuple(epoch_scores),
+        kept_mix=kept_mix,
+        mix_scores=mix_scores,
     )
 
 
@@ -237,8 +256,16 @@ def _assign(params: list[torch.Tensor], values: list[torch.Tensor]) -> None:
             p.copy_(v)
 
 
-def _choose_mix(model, trainable: list[torch.Tensor], start: list[torch.Tensor], full_score: object, epoch: int,
-                grid: tuple[float, ...], judge: SnapshotJudge, max_length: int | None) -> tuple[float, tuple]:
+def _choose_mix(
+    model,
+    trainable: list[torch.Tensor],
+    start: list[torch.Tensor],
+    full_score: object,
+    epoch: int,
+    grid: tuple[float, ...],
+    judge: SnapshotJudge,
+    max_length: int | None,
+) -> tuple[float, tuple]:
     """Score start + share × (kept − start) for each share in grid, leave the best (the full change included,
     already scored as full_score; the smaller share on a tie) in the model, and say which it was."""
     tuned = [p.detach().clone() for p in trainable]

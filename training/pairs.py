@@ -51,8 +51,9 @@ def labelled_pairs(labelled: list[LabelledText], catalog: Catalog) -> list[Contr
     return out
 
 
-def confusable_entries(embedder: "Embedder", catalog: Catalog, k: int = CONFUSABLE_PER_ENTRY,
-                       batch_size: int = 64) -> dict[str, list[str]]:
+def confusable_entries(
+    embedder: Embedder, catalog: Catalog, k: int = CONFUSABLE_PER_ENTRY, batch_size: int = 64
+) -> dict[str, list[str]]:
     """Each entry's k nearest other entries under the current model: the mistakes it is most likely to make."""
     entries = catalog.entries
     if len(entries) < 2:
@@ -69,8 +70,9 @@ def confusable_entries(embedder: "Embedder", catalog: Catalog, k: int = CONFUSAB
     return out
 
 
-def with_hard_negatives(pairs: list[ContrastivePair], catalog: Catalog, confusable: dict[str, list[str]],
-                        rejected: list[RejectedText] = ()) -> list[ContrastivePair]:
+def with_hard_negatives(
+    pairs: list[ContrastivePair], catalog: Catalog, confusable: dict[str, list[str]], rejected: list[RejectedText] = ()
+) -> list[ContrastivePair]:
     """Give each pair a negative: the entry a reviewer rejected for that very text, else a confusable neighbour of
     its entry (taken in turn, so an entry's pairs see all of its neighbours)."""
     rejected_for: dict[str, list[str]] = defaultdict(list)
@@ -95,6 +97,8 @@ def with_hard_negatives(pairs: list[ContrastivePair], catalog: Catalog, confusab
 
 def data_hash(pairs: list[ContrastivePair], catalog: Catalog) -> str:
     """Identifies the training data: the same pairs for the same list version hash the same."""
-    blob = json.dumps({"catalog": catalog.version, "pairs": sorted(json.dumps(asdict(p), ensure_ascii=False)
-                                                                   for p in pairs)}, ensure_ascii=False)
+    blob = json.dumps(
+        {"catalog": catalog.version, "pairs": sorted(json.dumps(asdict(p), ensure_ascii=False) for p in pairs)},
+        ensure_ascii=False,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

@@ -1,7 +1,8 @@
-"""Reviewers' decisions on classifications, read from an export file or from the web service's database.
+"""Reviewers' decisions on classifications, read from an export file or from rows of the web service's export.
 
 A row has the Chinese keys the service exports: 内容, 决定 (接受/更正/驳回), 建议事项序号, 最终事项序号, 审核人,
-审核时间, 意见, 清单版本, 模型版本.
+审核时间, 意见, 清单版本, 模型版本. The service's own database is read by api.confirmed.service_reviews, which turns
+its rows into decisions with `decisions_from_rows`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.tables import TableError, open_table
-from lvzhi.config import Settings
 
 ACCEPT, CORRECT, REJECT = "accept", "correct", "reject"
 _DECISION_WORDS = {
@@ -75,18 +75,22 @@ def decisions_from_rows(rows: list[dict[str, str]], where: str = "审核记录")
             continue
         decision = parse_decision(row.get("决定", ""))
         if decision is None:
-            raise TableError(f"{where} 第 {number} 行：无法识别的「决定」：{row.get('决定', '')}（应为 接受 / 更正 / 驳回）")
-        out.append(ReviewDecision(
-            text=text,
-            decision=decision,
-            suggested_id=_entry_id(row.get("建议事项序号", "")),
-            final_id=_entry_id(row.get("最终事项序号", "")),
-            reviewer=str(row.get("审核人", "") or ""),
-            reviewed_at=str(row.get("审核时间", "") or ""),
-            comment=str(row.get("意见", "") or ""),
-            catalog_version=str(row.get("清单版本", "") or "").strip(),
-            model_version=str(row.get("模型版本", "") or ""),
-        ))
+            raise TableError(
+                f"{where} 第 {number} 行：无法识别的「决定」：{row.get('决定', '')}（应为 接受 / 更正 / 驳回）"
+            )
+        out.append(
+            ReviewDecision(
+                text=text,
+                decision=decision,
+                suggested_id=_entry_id(row.get("建议事项序号", "")),
+                final_id=_entry_id(row.get("最终事项序号", "")),
+                reviewer=str(row.get("审核人", "") or ""),
+                reviewed_at=str(row.get("审核时间", "") or ""),
+                comment=str(row.get("意见", "") or ""),
+                catalog_version=str(row.get("清单版本", "") or "").strip(),
+                model_version=str(row.get("模型版本", "") or ""),
+            )
+        )
     return out
 
 
@@ -102,18 +106,3 @@ def read_review_file(path: Path) -> list[ReviewDecision]:
             raise TableError(f"{Path(path).name} 第 {row.number} 行：{row.problem}")
         rows.append(row.values)
     return decisions_from_rows(rows, Path(path).name)
-
-
-def reviews_from_service(settings: Settings) -> list[ReviewDecision]:
-    """Decisions stored by the web service; [] when it has no database yet.
-
-    A missing SQLite file is not created here: classifying from the command line must not leave a database behind.
-    """
-    # Imported here: the web service builds on training/, not the other way round.
-    from api.db import SQLITE_FILENAME
-    from api.store import export_reviews
-
-    if not settings.database_url and not (settings.home / SQLITE_FILENAME).is_file():
-        return []
-    rows = export_reviews(settings)
-    return decisions_from_rows(rows, "审核数据库")

@@ -32,14 +32,19 @@ def list_catalogs(request: Request) -> dict:
 
 
 @router.post("", summary="导入新发布的清单（CSV/XLSX/XLS/DOCX/JSON 上传；管理员）")
-async def import_uploaded(request: Request, name: str = "", list_type: str = "",
-                          user: User = Depends(require_admin)) -> JSONResponse:
+async def import_uploaded(
+    request: Request, name: str = "", list_type: str = "", user: User = Depends(require_admin)
+) -> JSONResponse:
     svc = services(request)
     folder = svc.settings.home / "uploads" / secrets.token_hex(8)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        upload = await receive_upload(request, folder / "catalog", svc.settings.max_upload_mb << 20,
-                                      allowed=("csv", "xlsx", "xls", "json", "docx"))
+        upload = await receive_upload(
+            request,
+            folder / "catalog",
+            svc.settings.max_upload_mb << 20,
+            allowed=("csv", "xlsx", "xls", "json", "docx"),
+        )
         await run_in_threadpool(check_table, upload.path, upload.kind)
         name = name or upload.fields.get("name", "") or upload.original_name.rsplit(".", 1)[0]
         type_text = list_type or upload.fields.get("list_type", "")
@@ -57,18 +62,30 @@ async def import_uploaded(request: Request, name: str = "", list_type: str = "",
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     counts = {t.value: sum(1 for e in saved.entries if e.list_type is t) for t in ListType}
-    return JSONResponse({"version": saved.version, "name": saved.name, "imported_at": saved.imported_at,
-                         "entries": len(saved), "counts": counts, "imported_by": user.name})
+    return JSONResponse(
+        {
+            "version": saved.version,
+            "name": saved.name,
+            "imported_at": saved.imported_at,
+            "entries": len(saved),
+            "counts": counts,
+            "imported_by": user.name,
+        }
+    )
 
 
 @router.get("/diff", summary="比较两个清单版本：新增、删除、更名、合并、拆分、内容修改")
-def diff(request: Request, a: str = Query(..., description="旧版本"), b: str = Query(..., description="新版本")) -> dict:
+def diff(
+    request: Request, a: str = Query(..., description="旧版本"), b: str = Query(..., description="新版本")
+) -> dict:
     pool = services(request).pool
     old, new = pool.catalog(a), pool.catalog(b)
     # With the model loaded, entries are also paired by meaning (the passage cache makes this cheap).
     result = diff_catalogs(old, new, pool.embedder if pool.ready else None)
-    result.update(a={"version": old.version, "name": old.name, "entries": len(old)},
-                  b={"version": new.version, "name": new.name, "entries": len(new)})
+    result.update(
+        a={"version": old.version, "name": old.name, "entries": len(old)},
+        b={"version": new.version, "name": new.name, "entries": len(new)},
+    )
     return result
 
 
@@ -79,8 +96,19 @@ def _entry_dict(entry: DutyEntry) -> dict:
 
 
 def _matches_query(entry: DutyEntry, words: list[str]) -> bool:
-    hay = " ".join((entry.id, entry.name, entry.category, entry.description, entry.department_duty, entry.office,
-                    entry.department, entry.reclaim_reason, *entry.aliases))
+    hay = " ".join(
+        (
+            entry.id,
+            entry.name,
+            entry.category,
+            entry.description,
+            entry.department_duty,
+            entry.office,
+            entry.department,
+            entry.reclaim_reason,
+            *entry.aliases,
+        )
+    )
     return all(w in hay for w in words)
 
 
@@ -89,16 +117,28 @@ def entries(request: Request, version: str, q: str = "", list_type: str = "") ->
     catalog = services(request).pool.catalog(None if version == "current" else version)
     wanted_type = parse_list_type(list_type) if list_type else None
     words = q.split()
-    found = [e for e in catalog.entries
-             if (wanted_type is None or e.list_type is wanted_type) and (not words or _matches_query(e, words))]
+    found = [
+        e
+        for e in catalog.entries
+        if (wanted_type is None or e.list_type is wanted_type) and (not words or _matches_query(e, words))
+    ]
     counts = {t.value: sum(1 for e in catalog.entries if e.list_type is t) for t in ListType}
-    return {"version": catalog.version, "name": catalog.name, "total": len(catalog), "counts": counts,
-            "entries": [_entry_dict(e) for e in found]}
+    return {
+        "version": catalog.version,
+        "name": catalog.name,
+        "total": len(catalog),
+        "counts": counts,
+        "entries": [_entry_dict(e) for e in found],
+    }
 
 
 @router.get("/{version}/search", summary="找事项：序号、名称包含的词，以及按意思相近（审核更正时用）")
-async def search(request: Request, version: str, q: str = Query(..., min_length=1, max_length=200),
-                 limit: int = Query(10, ge=1, le=MAX_SEARCH_RESULTS)) -> dict:
+async def search(
+    request: Request,
+    version: str,
+    q: str = Query(..., min_length=1, max_length=200),
+    limit: int = Query(10, ge=1, le=MAX_SEARCH_RESULTS),
+) -> dict:
     svc = services(request)
     catalog = await run_in_threadpool(svc.pool.catalog, None if version == "current" else version)
     query = q.strip()

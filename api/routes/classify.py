@@ -42,8 +42,9 @@ def texts_of(body: ClassifyRequest) -> list[str]:
     return texts
 
 
-async def classify_texts(request: Request, texts: list[str], catalog: str | None,
-                         top_k: int | None) -> tuple[Matcher, list[Match]]:
+async def classify_texts(
+    request: Request, texts: list[str], catalog: str | None, top_k: int | None
+) -> tuple[Matcher, list[Match]]:
     svc = services(request)
     # Building a matcher for another catalog version can take a while: do it off the loop, outside the batcher.
     matcher = await run_in_threadpool(svc.pool.get, catalog)

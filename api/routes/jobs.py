@@ -20,8 +20,17 @@ from api.uploads import check_table, receive_upload
 router = APIRouter(prefix="/api/jobs", tags=["批量与归并任务"])
 
 # Options a form or query may set; each job kind passes on the ones its function knows.
-OPTION_FIELDS = ("text_col", "title_col", "date_col", "zombie_months", "fast", "chunk_rows", "report_format",
-                 "granularity", "target_groups")
+OPTION_FIELDS = (
+    "text_col",
+    "title_col",
+    "date_col",
+    "zombie_months",
+    "fast",
+    "chunk_rows",
+    "report_format",
+    "granularity",
+    "target_groups",
+)
 _INT_OPTIONS = ("zombie_months", "chunk_rows", "target_groups")
 _FLOAT_OPTIONS = ("granularity",)
 _BOOL_OPTIONS = ("fast",)
@@ -85,8 +94,9 @@ async def _submit(request: Request, kind: str, user: User, output_format: str) -
         upload.path.rename(named)
         label = "匹配结果" if kind == "bulk" else "归并建议"
         output = folder / f"{named.stem}_{label}.{output_format if kind == 'bulk' else 'xlsx'}"
-        job = await run_in_threadpool(svc.store.jobs.add, kind, user.name, upload.original_name,
-                                      str(named), str(output), options, version)
+        job = await run_in_threadpool(
+            svc.store.jobs.add, kind, user.name, upload.original_name, str(named), str(output), options, version
+        )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -95,8 +105,9 @@ async def _submit(request: Request, kind: str, user: User, output_format: str) -
 
 
 @router.post("/bulk", summary="批量匹配：上传热线导出（CSV/XLSX），返回任务号")
-async def submit_bulk(request: Request, output_format: Literal["xlsx", "csv"] = Query("xlsx"),
-                      user: User = Depends(require_drafter)) -> dict:
+async def submit_bulk(
+    request: Request, output_format: Literal["xlsx", "csv"] = Query("xlsx"), user: User = Depends(require_drafter)
+) -> dict:
     return await _submit(request, "bulk", user, output_format)
 
 
@@ -106,8 +117,12 @@ async def submit_merge(request: Request, user: User = Depends(require_drafter)) 
 
 
 @router.get("", summary="我的任务（管理员看到全部）")
-def list_jobs(request: Request, kind: Literal["bulk", "merge"] | None = None, limit: int = Query(50, ge=1, le=500),
-              user: User = Depends(require_drafter)) -> dict:
+def list_jobs(
+    request: Request,
+    kind: Literal["bulk", "merge"] | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    user: User = Depends(require_drafter),
+) -> dict:
     owner = None if user.has_role("admin") else user.name
     jobs = services(request).store.jobs.list(owner=owner, kind=kind, limit=limit)
     return {"jobs": [j.to_dict() for j in jobs], "capabilities": capabilities().to_dict()}
@@ -146,8 +161,13 @@ def download(job_id: int, name: str, request: Request, user: User = Depends(requ
         # The report is shown in a frame on the page: images and inline styles only, never scripts.
         headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     media = "text/markdown; charset=utf-8" if suffix == ".md" else None
-    return FileResponse(path, filename=path.name, media_type=media, headers=headers,
-                        content_disposition_type="inline" if inline else "attachment")
+    return FileResponse(
+        path,
+        filename=path.name,
+        media_type=media,
+        headers=headers,
+        content_disposition_type="inline" if inline else "attachment",
+    )
 
 
 @router.get("/{job_id}/groups", summary="归并任务的分组（供网页审阅）")

@@ -31,12 +31,25 @@ NAV = (
 def _render(request: Request, template: str, page: str, title: str, status_code: int = 200, **context) -> Response:
     user = optional_user(request)
     svc = services(request)
-    nav = [(key, href, label) for key, href, label, role in NAV
-           if key != "users" or (user is not None and user.has_role("admin"))]
-    return templates.TemplateResponse(request, template, {
-        "page": page, "title": title, "user": user, "nav": nav, "state": svc.pool.state(),
-        "settings": svc.settings, **context,
-    }, status_code=status_code)
+    nav = [
+        (key, href, label)
+        for key, href, label, role in NAV
+        if key != "users" or (user is not None and user.has_role("admin"))
+    ]
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "page": page,
+            "title": title,
+            "user": user,
+            "nav": nav,
+            "state": svc.pool.state(),
+            "settings": svc.settings,
+            **context,
+        },
+        status_code=status_code,
+    )
 
 
 def _gate(request: Request, role: str, page: str, title: str) -> Response | None:
@@ -54,24 +67,28 @@ def _gate(request: Request, role: str, page: str, title: str) -> Response | None
 
 def _page(key: str, template: str, title: str, role: str, **extra):
     def view(request: Request) -> Response:
-        return _gate(request, role, key, title) or _render(request, template, key, title,
-                                                           caps=capabilities(), **extra)
+        return _gate(request, role, key, title) or _render(request, template, key, title, caps=capabilities(), **extra)
 
     view.__name__ = f"page_{key}"
     return view
 
 
 router.add_api_route("/", _page("quick", "quick.html", "速查", ""), methods=["GET"], response_class=HTMLResponse)
-router.add_api_route("/bulk", _page("bulk", "bulk.html", "批量", "drafter"), methods=["GET"],
-                     response_class=HTMLResponse)
-router.add_api_route("/review", _page("review", "review.html", "审核", "reviewer"), methods=["GET"],
-                     response_class=HTMLResponse)
-router.add_api_route("/merge", _page("merge", "merge.html", "归并", "drafter"), methods=["GET"],
-                     response_class=HTMLResponse)
-router.add_api_route("/catalog", _page("catalog", "catalog.html", "清单", ""), methods=["GET"],
-                     response_class=HTMLResponse)
-router.add_api_route("/users", _page("users", "users.html", "用户", "admin"), methods=["GET"],
-                     response_class=HTMLResponse)
+router.add_api_route(
+    "/bulk", _page("bulk", "bulk.html", "批量", "drafter"), methods=["GET"], response_class=HTMLResponse
+)
+router.add_api_route(
+    "/review", _page("review", "review.html", "审核", "reviewer"), methods=["GET"], response_class=HTMLResponse
+)
+router.add_api_route(
+    "/merge", _page("merge", "merge.html", "归并", "drafter"), methods=["GET"], response_class=HTMLResponse
+)
+router.add_api_route(
+    "/catalog", _page("catalog", "catalog.html", "清单", ""), methods=["GET"], response_class=HTMLResponse
+)
+router.add_api_route(
+    "/users", _page("users", "users.html", "用户", "admin"), methods=["GET"], response_class=HTMLResponse
+)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -29,7 +29,9 @@ class ReviewRequest(BaseModel):
 
 
 class DecisionRequest(BaseModel):
-    decision: Literal["accept", "correct", "reject"] = Field(..., description="accept 接受 / correct 更正 / reject 驳回")
+    decision: Literal["accept", "correct", "reject"] = Field(
+        ..., description="accept 接受 / correct 更正 / reject 驳回"
+    )
     entry_id: str | None = Field(None, description="更正时选定的事项序号")
     comment: str = Field("", max_length=2000, description="审核意见")
 
@@ -40,8 +42,12 @@ async def submit(body: ReviewRequest, request: Request, user: User = Depends(req
         raise HTTPException(422, "送审内容不能为空")
     matcher, matches = await classify_texts(request, [body.text], body.catalog, None)
     draft = ReviewDraft(
-        text=body.text, match=matches[0].to_dict(), catalog_version=matcher.catalog.version,
-        catalog_name=matcher.catalog.name, model_version=matcher.embedder.identity, submitted_by=user.name,
+        text=body.text,
+        match=matches[0].to_dict(),
+        catalog_version=matcher.catalog.version,
+        catalog_name=matcher.catalog.name,
+        model_version=matcher.embedder.identity,
+        submitted_by=user.name,
         note=body.note.strip(),
     )
     review = await run_in_threadpool(services(request).store.reviews.add, draft)
@@ -49,11 +55,17 @@ async def submit(body: ReviewRequest, request: Request, user: User = Depends(req
 
 
 @router.get("/queue", summary="待审队列：清单之外、上级收回、置信度低的排在前面")
-def queue(request: Request, limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0),
-          user: User = Depends(require_reviewer)) -> dict:
+def queue(
+    request: Request,
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    user: User = Depends(require_reviewer),
+) -> dict:
     store = services(request).store
-    return {"items": [r.to_dict() for r in store.reviews.queue(limit, offset)],
-            "counts": store.reviews.counts(user.name)}
+    return {
+        "items": [r.to_dict() for r in store.reviews.queue(limit, offset)],
+        "counts": store.reviews.counts(user.name),
+    }
 
 
 @router.get("/counts", summary="审核进度统计")
@@ -67,8 +79,9 @@ def mine(request: Request, limit: int = Query(50, ge=1, le=500), user: User = De
 
 
 @router.get("/export", summary="导出全部审核结果（CSV 或 XLSX），供再训练使用")
-def export(request: Request, format: Literal["csv", "xlsx"] = "csv",
-           user: User = Depends(require_reviewer)) -> FileResponse:
+def export(
+    request: Request, format: Literal["csv", "xlsx"] = "csv", user: User = Depends(require_reviewer)
+) -> FileResponse:
     rows = export_rows(services(request).store)
     folder = Path(tempfile.mkdtemp(prefix="lvzhi-export-"))
     path = folder / f"审核结果.{format}"
@@ -82,8 +95,11 @@ def export(request: Request, format: Literal["csv", "xlsx"] = "csv",
         path.unlink(missing_ok=True)
         folder.rmdir()
 
-    media = "text/csv; charset=utf-8" if format == "csv" else \
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    media = (
+        "text/csv; charset=utf-8"
+        if format == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     return FileResponse(path, media_type=media, filename=path.name, background=BackgroundTask(cleanup))
 
 
@@ -125,8 +141,7 @@ def decide(review_id: int, body: DecisionRequest, request: Request, user: User =
         if entry is None:
             raise HTTPException(422, f"清单版本 {review.catalog_version} 中没有序号为「{body.entry_id}」的事项")
         final_id, final_name = entry.id, entry.name
-    decided = svc.store.reviews.decide(review_id, body.decision, final_id, final_name, user.name,
-                                       body.comment.strip())
+    decided = svc.store.reviews.decide(review_id, body.decision, final_id, final_name, user.name, body.comment.strip())
     if decided is None:
         raise HTTPException(409, "这条记录刚刚已被其他审核人处理")
     if final_id:

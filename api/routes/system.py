@@ -34,11 +34,16 @@ class LoginRequest(BaseModel):
 def health(request: Request) -> dict:
     svc = services(request)
     state = svc.pool.state().to_dict()
-    return {"status": "ok" if state["ready"] else ("error" if state["error"] else "loading"), **state,
-            "database": svc.store.db.dialect.name, "capabilities": capabilities().to_dict(),
-            "current_job": svc.jobs.current_job,
-            "classify_calls": svc.batcher.batches, "classify_texts": svc.batcher.texts,
-            "classify_in_flight": svc.batcher.in_flight}
+    return {
+        "status": "ok" if state["ready"] else ("error" if state["error"] else "loading"),
+        **state,
+        "database": svc.store.db.dialect.name,
+        "capabilities": capabilities().to_dict(),
+        "current_job": svc.jobs.current_job,
+        "classify_calls": svc.batcher.batches,
+        "classify_texts": svc.batcher.texts,
+        "classify_in_flight": svc.batcher.in_flight,
+    }
 
 
 @router.post("/login", summary="登录：返回令牌（API 用 Bearer），同时设置网页用的 Cookie")
@@ -58,8 +63,15 @@ async def login(body: LoginRequest, request: Request, response: Response) -> dic
     token = new_token()
     expires_at = expiry(svc.settings.session_hours)
     await run_in_threadpool(svc.store.sessions.create, user.id, token_digest(token), expires_at)
-    response.set_cookie(SESSION_COOKIE, token, max_age=svc.settings.session_hours * 3600, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=svc.settings.session_hours * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return {"token": token, "token_type": "bearer", "expires_at": expires_at, "user": user.to_dict()}
 
 
@@ -75,5 +87,4 @@ def logout(request: Request, response: Response) -> dict:
 @router.get("/me", summary="当前用户（未登录时 user 为 null）")
 def me(request: Request, user: User | None = Depends(optional_user)) -> dict:
     svc = services(request)
-    return {"user": user.to_dict() if user else None,
-            "anonymous_classify": svc.settings.allow_anonymous_classify}
+    return {"user": user.to_dict() if user else None, "anonymous_classify": svc.settings.allow_anonymous_classify}

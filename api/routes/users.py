@@ -54,8 +54,11 @@ async def change_user(name: str, body: UserChange, request: Request, user: User 
     target = store.users.get(name)
     if target is None:
         raise HTTPException(404, f"没有用户「{name}」")
-    losing_admin = target.role == "admin" and target.active and (
-        (body.role is not None and body.role != "admin") or body.active is False)
+    losing_admin = (
+        target.role == "admin"
+        and target.active
+        and ((body.role is not None and body.role != "admin") or body.active is False)
+    )
     if losing_admin and store.users.count_admins() <= 1:
         raise HTTPException(409, "不能停用或降级最后一位管理员")
     password_hash = None
@@ -65,6 +68,7 @@ async def change_user(name: str, body: UserChange, request: Request, user: User 
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         password_hash = await run_in_threadpool(hash_password, body.password)
-    changed = await run_in_threadpool(lambda: store.users.update(name, role=body.role, password_hash=password_hash,
-                                                                 active=body.active))
+    changed = await run_in_threadpool(
+        lambda: store.users.update(name, role=body.role, password_hash=password_hash, active=body.active)
+    )
     return changed.to_dict()

@@ -2,21 +2,52 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
 from corpus.tables import atomic_write
 
 # Debian's fonts-noto-cjk provides the first; the rest are what other systems usually have.
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
-             "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
-LIST_COLOURS = {"基本履职事项": "#4C78A8", "配合履职事项": "#F58518", "上级部门收回事项": "#E45756", "清单之外": "#9D9D9D"}
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
+# Where fonts are installed when fontconfig's fc-list is not there to ask, and the file names of CJK fonts.
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
+_CJK_FILE_HINTS = ("cjk", "sourcehan", "wqy", "wenquanyi", "simhei", "msyh", "pingfang", "droidsansfallback")
+LIST_COLOURS = {
+    "基本履职事项": "#4C78A8",
+    "配合履职事项": "#F58518",
+    "上级部门收回事项": "#E45756",
+    "清单之外": "#9D9D9D",
+}
 
 
 def cjk_font() -> str | None:
-    """The first installed font that has Chinese glyphs, or None (labels may then show as boxes)."""
+    """The first installed font that has Chinese glyphs, or None (labels may then show as boxes).
+
+    matplotlib looks fonts up in a list it builds once and caches on disk, so a CJK font installed afterwards
+    (e.g. by `scripts/setup.sh` on a machine where matplotlib had already run) is not in it. When the list knows no
+    CJK font, the machine's CJK font files are registered with it for this process, then asked again.
+    """
     from matplotlib import font_manager
 
+    found = _known_cjk_font(font_manager)
+    if found is None and _register_cjk_files(font_manager):
+        found = _known_cjk_font(font_manager)
+    return found
+
+
+def _known_cjk_font(font_manager) -> str | None:
     for name in CJK_FONTS:
         try:
             font_manager.findfont(name, fallback_to_default=False)
@@ -24,6 +55,44 @@ def cjk_font() -> str | None:
         except ValueError:
             continue
     return None
+
+
+def cjk_font_files() -> list[Path]:
+    """Font files on this machine with Chinese glyphs: fontconfig's answer, else files named like CJK fonts."""
+    fc_list = shutil.which("fc-list")
+    if fc_list:
+        try:
+            listed = subprocess.run([fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            listed = ""
+        files = {Path(line.split(":", 1)[0].strip()) for line in listed.splitlines() if line.strip()}
+        if files:
+            return sorted(f for f in files if f.is_file())
+    found = set()
+    for folder in FONT_DIRS:
+        root = Path(folder).expanduser()
+        if root.is_dir():
+            found.update(
+                f
+                for f in root.rglob("*")
+                if f.suffix.lower() in (".ttf", ".otf", ".ttc")
+                and any(hint in f.name.lower() for hint in _CJK_FILE_HINTS)
+            )
+    return sorted(found)
+
+
+def _register_cjk_files(font_manager) -> bool:
+    """Add the CJK font files matplotlib's list does not know yet; True when any was added."""
+    known = {Path(f.fname) for f in font_manager.fontManager.ttflist}
+    added = False
+    for path in cjk_font_files():
+        if path not in known:
+            try:
+                font_manager.fontManager.addfont(str(path))
+                added = True
+            except (OSError, RuntimeError, ValueError):
+                continue  # unreadable or not a font FreeType can open
+    return added
 
 
 @contextmanager
@@ -42,8 +111,9 @@ def _save(fig, path: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight",
-                                               metadata={"Software": None}))
+    atomic_write(
+        path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    )
     return path
 
 

@@ -86,7 +86,7 @@ class Checkpoint:
     _lock: object = None
 
     @classmethod
-    def open(cls, output: Path, job: dict, resume: bool) -> tuple["Checkpoint", str]:
+    def open(cls, output: Path, job: dict, resume: bool) -> tuple[Checkpoint, str]:
         """The checkpoint for this output, and a Chinese note on what was found (resumed, started over…)."""
         folder = checkpoint_dir(output)
         note = ""
@@ -111,7 +111,8 @@ class Checkpoint:
             if differs:
                 cp.close()
                 raise CheckpointError(
-                    "检查点与本次任务不一致（{}不同），无法续跑；请去掉 --resume 从头开始".format("、".join(differs)))
+                    "检查点与本次任务不一致（{}不同），无法续跑；请去掉 --resume 从头开始".format("、".join(differs))
+                )
             cp.done = cp._read_journal()
             # Rewrite the journal without any torn tail, so the next append starts on a clean line.
             lines = "".join(json.dumps(e.__dict__, sort_keys=True) + "\n" for _, e in sorted(cp.done.items()))
@@ -174,8 +175,10 @@ class Checkpoint:
         buf = io.BytesIO()
         np.savez(buf, **out.arrays)
         durable_write(self.arrays_path(out.index), buf.getvalue())
-        durable_write(self.stats_path(out.index),
-                      json.dumps(out.stats.to_dict(), ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        durable_write(
+            self.stats_path(out.index),
+            json.dumps(out.stats.to_dict(), ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        )
         durable_write(self.part_path(out.index), data)
         fsync_dir(self.dir / "parts")
         entry = JournalEntry(out.index, out.first_row, out.rows, hashlib.sha256(data).hexdigest())

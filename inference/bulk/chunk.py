@@ -81,8 +81,10 @@ def _classify_safely(classifier: ChunkClassifier, texts: list[str]) -> tuple[lis
 def process_chunk(chunk: ChunkInput, spec: ChunkSpec, classifier: ChunkClassifier) -> ChunkOutput:
     headers = spec.headers
     width = len(headers)
-    prepared = [row_text(dict(zip(headers, values)), spec.columns, problem, spec.max_chars)
-                for values, problem in zip(chunk.values, chunk.problems)]
+    prepared = [
+        row_text(dict(zip(headers, values)), spec.columns, problem, spec.max_chars)
+        for values, problem in zip(chunk.values, chunk.problems)
+    ]
     todo = [i for i, p in enumerate(prepared) if not p.error]
     matches, routed, failures = _classify_safely(classifier, [prepared[i].text for i in todo])
     match_of: dict[int, tuple[Match | None, bool, str]] = dict(zip(todo, zip(matches, routed, failures)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference.fast import CascadePolicy, FastCascade
@@ -9,6 +10,10 @@ from inference.matcher import Match, Matcher
 from models.static_embedder import StaticQueryEncoder
 
 ALTERNATIVES = 3  # best + the two alternatives the output shows
+
+# Gives --fast's static vectors for a matcher's model. The caller passes training.distill.ensure_static_encoder
+# (which distils them at first use): inference uses the vectors, training makes them.
+StaticSource = Callable[[Matcher], StaticQueryEncoder]
 
 
 @dataclass
@@ -19,13 +24,18 @@ class ChunkClassifier:
     static: StaticQueryEncoder | None = None  # --fast's first stage; lexical-only without it
 
     @classmethod
-    def for_matcher(cls, matcher: Matcher, fast: bool, policy: CascadePolicy) -> "ChunkClassifier":
-        """The classifier a bulk job uses, with --fast's static vectors distilled from the matcher's model."""
+    def for_matcher(
+        cls, matcher: Matcher, fast: bool, policy: CascadePolicy, static_source: StaticSource | None = None
+    ) -> ChunkClassifier:
+        """The classifier a bulk job uses, with --fast's static vectors (from static_source) for the matcher's model."""
         static = None
         if fast and matcher.embedder is not None:
-            from training.distill import ensure_static_encoder
-
-            static = ensure_static_encoder(matcher)
+            if static_source is None:
+                raise ValueError(
+                    "快速模式需要静态词元向量：调用方须传入 static_source"
+                    "（training.distill.ensure_static_encoder，首次使用时从当前模型蒸馏）"
+                )
+            static = static_source(matcher)
         return cls(matcher, fast, policy, static)
 
     def classify(self, texts: list[str]) -> tuple[list[Match], list[bool]]:

@@ -11,17 +11,84 @@ from dataclasses import asdict, dataclass
 from inference.bulk.dates import parse_date
 
 # Best first: an exact header beats a header that merely contains the word.
-TEXT_NAMES = ("诉求内容", "工单内容", "来电内容", "问题描述", "留言详情", "留言内容", "诉求描述", "反映内容",
-              "投诉内容", "来电诉求", "详细内容", "事项内容", "具体内容", "主要内容", "内容", "描述", "诉求")
+TEXT_NAMES = (
+    "诉求内容",
+    "工单内容",
+    "来电内容",
+    "问题描述",
+    "留言详情",
+    "留言内容",
+    "诉求描述",
+    "反映内容",
+    "投诉内容",
+    "来电诉求",
+    "详细内容",
+    "事项内容",
+    "具体内容",
+    "主要内容",
+    "内容",
+    "描述",
+    "诉求",
+)
 # The last ones are for another township's list or a raw inventory classified in bulk: the duty's name goes in
 # front of its content.
-TITLE_NAMES = ("诉求标题", "留言主题", "留言标题", "工单标题", "来电标题", "标题", "主题", "事由", "摘要",
-               "事项名称", "履职事项", "工作事项")
-DATE_NAMES = ("受理时间", "来电时间", "登记时间", "留言时间", "创建时间", "提交时间", "交办时间", "派单时间",
-              "工单时间", "受理日期", "来电日期", "登记日期", "日期", "时间")
+TITLE_NAMES = (
+    "诉求标题",
+    "留言主题",
+    "留言标题",
+    "工单标题",
+    "来电标题",
+    "标题",
+    "主题",
+    "事由",
+    "摘要",
+    "事项名称",
+    "履职事项",
+    "工作事项",
+)
+DATE_NAMES = (
+    "受理时间",
+    "来电时间",
+    "登记时间",
+    "留言时间",
+    "创建时间",
+    "提交时间",
+    "交办时间",
+    "派单时间",
+    "工单时间",
+    "受理日期",
+    "来电日期",
+    "登记日期",
+    "日期",
+    "时间",
+)
 # Columns that look like text but never are the complaint itself.
-NOT_TEXT_WORDS = ("编号", "单号", "电话", "号码", "姓名", "来电人", "时间", "日期", "意见", "结果", "回复", "答复",
-                  "反馈", "办理", "状态", "类型", "类别", "分类", "区域", "地址", "部门", "单位", "标题", "主题")
+NOT_TEXT_WORDS = (
+    "编号",
+    "单号",
+    "电话",
+    "号码",
+    "姓名",
+    "来电人",
+    "时间",
+    "日期",
+    "意见",
+    "结果",
+    "回复",
+    "答复",
+    "反馈",
+    "办理",
+    "状态",
+    "类型",
+    "类别",
+    "分类",
+    "区域",
+    "地址",
+    "部门",
+    "单位",
+    "标题",
+    "主题",
+)
 
 
 class ColumnError(ValueError):
@@ -82,8 +149,13 @@ def _require(headers: list[str], name: str | None, what: str) -> str:
     return name
 
 
-def detect_columns(headers: list[str], sample: list[dict[str, str]], text: str | None = None,
-                   title: str | None = None, date: str | None = None) -> ColumnChoice:
+def detect_columns(
+    headers: list[str],
+    sample: list[dict[str, str]],
+    text: str | None = None,
+    title: str | None = None,
+    date: str | None = None,
+) -> ColumnChoice:
     """Pick text/title/date columns. Given names are checked, not second-guessed."""
     how = []
     text_col = _require(headers, text, "文本")
@@ -94,8 +166,11 @@ def detect_columns(headers: list[str], sample: list[dict[str, str]], text: str |
         if text_col:
             how.append(f"文本列「{text_col}」（按列名识别）")
         else:
-            scored = [(_mean_length(sample, h), h) for h in headers
-                      if not any(w in h for w in NOT_TEXT_WORDS) and _cjk_share(sample, h) >= 0.3]
+            scored = [
+                (_mean_length(sample, h), h)
+                for h in headers
+                if not any(w in h for w in NOT_TEXT_WORDS) and _cjk_share(sample, h) >= 0.3
+            ]
             scored.sort(key=lambda t: -t[0])
             if not scored or scored[0][0] < 4:
                 raise ColumnError("无法识别工单文本列，请用 --text-col 指定（现有列：{}）".format("、".join(headers)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -100,12 +100,21 @@ def summarise_duplicates(cp: Checkpoint, n_chunks: int, spec: ChunkSpec, chunk_r
         members = np.flatnonzero(labels == g)
         cells = rows.get(int(members[0]))
         text = row_text(dict(zip(spec.headers, cells[:width])), spec.columns, max_chars=10**9).text
-        entry = " ".join(c for c in cells[width:width + 2] if c)
+        entry = " ".join(c for c in cells[width : width + 2] if c)
         member_days = days[members][days[members] != NO_DAY]
-        top.append((g, DuplicateGroup(
-            int(sizes[g]), tuple(int(x) for x in numbers[members[:SHOWN_ROWS]]), text, entry,
-            _day_text(member_days.min()) if len(member_days) else "",
-            _day_text(member_days.max()) if len(member_days) else "")))
+        top.append(
+            (
+                g,
+                DuplicateGroup(
+                    int(sizes[g]),
+                    tuple(int(x) for x in numbers[members[:SHOWN_ROWS]]),
+                    text,
+                    entry,
+                    _day_text(member_days.min()) if len(member_days) else "",
+                    _day_text(member_days.max()) if len(member_days) else "",
+                ),
+            )
+        )
     rank = {g: i for i, g in enumerate(order)}
     top.sort(key=lambda t: rank[t[0]])
     return DuplicateSummary(len(multi), int(sizes[multi].sum()), tuple(g for _, g in top))
@@ -153,8 +162,15 @@ def _normalise_xlsx(path: Path, made_at: datetime) -> None:
     fixed = made_at.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     with zipfile.ZipFile(path) as src:
         members = [(info.filename, src.read(info)) for info in src.infolist()]
-    members = [(name, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + fixed + rb"\g<2>",
-                             data) if name == "docProps/core.xml" else data) for name, data in members]
+    members = [
+        (
+            name,
+            re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + fixed + rb"\g<2>", data)
+            if name == "docProps/core.xml"
+            else data,
+        )
+        for name, data in members
+    ]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name, data in members:
             info = zipfile.ZipInfo(name, date_time=stamp)
@@ -162,8 +178,16 @@ def _normalise_xlsx(path: Path, made_at: datetime) -> None:
             dst.writestr(info, data)
 
 
-def write_xlsx_output(output: Path, header: list[str], cp: Checkpoint, n_chunks: int, report: dict,
-                      chart_paths: dict[str, Path], confidence_col: int, made_at: datetime) -> None:
+def write_xlsx_output(
+    output: Path,
+    header: list[str],
+    cp: Checkpoint,
+    n_chunks: int,
+    report: dict,
+    chart_paths: dict[str, Path],
+    confidence_col: int,
+    made_at: datetime,
+) -> None:
     import openpyxl
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.drawing.image import Image
@@ -225,25 +249,51 @@ def remove_stale_temporaries(paths: list[Path]) -> None:
             stale.unlink(missing_ok=True)
 
 
-def finish(*, cp: Checkpoint, n_chunks: int, spec: ChunkSpec, chunk_rows: int, catalog: Catalog, output: Path,
-           header: list[str], zombie_months: int, report_format: str, input_path: Path, fast: bool,
-           segmenter=None) -> tuple[Outputs, TicketStats]:
+def finish(
+    *,
+    cp: Checkpoint,
+    n_chunks: int,
+    spec: ChunkSpec,
+    chunk_rows: int,
+    catalog: Catalog,
+    output: Path,
+    header: list[str],
+    zombie_months: int,
+    report_format: str,
+    input_path: Path,
+    fast: bool,
+    segmenter=None,
+) -> tuple[Outputs, TicketStats]:
     stats = merged_stats(cp, n_chunks)
     duplicates = summarise_duplicates(cp, n_chunks, spec, chunk_rows)
     numbers = _column(cp, n_chunks, "numbers").astype(np.int64)
     sample = [(int(numbers[i]), text, cleaned) for i, text, cleaned in stats.sample_texts()]
     themes = cluster_themes(sample, stats.by_list_type.get("清单之外", 0), segmenter)
-    r = build_report(catalog=catalog, stats=stats, duplicates=duplicates, themes=themes,
-                     zombie_months=zombie_months, columns=spec.columns.to_dict(), input_name=input_path.name,
-                     output_name=output.name, fast=fast)
+    r = build_report(
+        catalog=catalog,
+        stats=stats,
+        duplicates=duplicates,
+        themes=themes,
+        zombie_months=zombie_months,
+        columns=spec.columns.to_dict(),
+        input_name=input_path.name,
+        output_name=output.name,
+        fast=fast,
+    )
     report_path, json_path = output_paths(output, report_format)
-    remove_stale_temporaries([output, report_path, json_path, *(output.with_name(f"{output.stem}.chart-{k}.png")
-                                                                for k in ("office", "share", "monthly"))])
+    remove_stale_temporaries(
+        [
+            output,
+            report_path,
+            json_path,
+            *(output.with_name(f"{output.stem}.chart-{k}.png") for k in ("office", "share", "monthly")),
+        ]
+    )
     chart_paths = make_charts(r, output)
     r["charts"] = [p.name for p in chart_paths.values()]
     write_report(r, report_path, json_path, {k: p.name for k, p in chart_paths.items()})
     if output.suffix.lower() == ".xlsx":
-        made_at = datetime.fromtimestamp(int(input_path.stat().st_mtime), tz=timezone.utc).replace(tzinfo=None)
+        made_at = datetime.fromtimestamp(int(input_path.stat().st_mtime), tz=UTC).replace(tzinfo=None)
         write_xlsx_output(output, header, cp, n_chunks, r, chart_paths, len(spec.headers) + 5, made_at)
     else:
         write_csv_output(output, header, cp, n_chunks)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from inference.matcher import Candidate, Match
 
-RESULT_HEADERS = ("事项序号", "事项名称", "清单类型", "承办机构", "主责部门", "置信度", "标记", "备选1", "备选2", "错误")
+RESULT_HEADERS = (
+    "事项序号",
+    "事项名称",
+    "清单类型",
+    "承办机构",
+    "主责部门",
+    "置信度",
+    "标记",
+    "备选1",
+    "备选2",
+    "错误",
+)
 OUT_OF_LIST_ID = "无"
 OUT_OF_LIST_LABEL = "清单之外"
 ERROR_LABEL = "无法分类"

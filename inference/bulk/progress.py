@@ -62,8 +62,16 @@ class ProgressPrinter:
         if self._bar is None:
             # shutil falls back to 80 columns where a terminal reports no size (tqdm would then draw nothing).
             width = shutil.get_terminal_size().columns
-            self._bar = tqdm(total=p.total, initial=p.done, unit="行", file=self.stream,
-                             ncols=min(width, 120), desc="分类", smoothing=0.1, mininterval=0.5)
+            self._bar = tqdm(
+                total=p.total,
+                initial=p.done,
+                unit="行",
+                file=self.stream,
+                ncols=min(width, 120),
+                desc="分类",
+                smoothing=0.1,
+                mininterval=0.5,
+            )
         bar = self._bar
         if p.total is not None and bar.total != p.total:
             bar.total = p.total

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from corpus.schema import Catalog
 from inference.bulk.chunk import ChunkInput, ChunkOutput, ChunkSpec
+from inference.bulk.classify import StaticSource
 from inference.fast import CascadePolicy
+from inference.fusion import FusionParams
 from lvzhi.config import Settings
 
 LOCAL_CPUS = 2
@@ -20,21 +22,31 @@ LOCAL_CPUS = 2
 
 class RayEngineError(ValueError):
     """Ray could not be started or reached; the message says which and why."""
+
+
 IN_FLIGHT_PER_ACTOR = 2
 
 
 class ChunkWorker:
-    """Runs inside a Ray actor: loads the matcher once, then classifies whole chunks."""
+    """Runs inside a Ray actor: loads the matcher once (the driver's catalog, examples and fusion on the model the
+    settings name, which must be ready on the node), then classifies whole chunks."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, examples: dict[str, list[str]], fast: bool,
-                 policy: CascadePolicy, spec: ChunkSpec) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        examples: dict[str, list[str]],
+        fusion: FusionParams,
+        fast: bool,
+        policy: CascadePolicy,
+        spec: ChunkSpec,
+        static_source: StaticSource | None,
+    ) -> None:
         from inference.bulk.classify import ChunkClassifier
         from inference.loader import load_matcher
 
-        matcher = load_matcher(settings, catalog)
-        if examples:
-            matcher.add_examples(examples)
-        self.classifier = ChunkClassifier.for_matcher(matcher, fast, policy)
+        matcher = load_matcher(settings, catalog, examples=examples, fusion=fusion)
+        self.classifier = ChunkClassifier.for_matcher(matcher, fast, policy, static_source)
         self.spec = spec
 
     def run(self, chunk: ChunkInput) -> ChunkOutput:
@@ -48,9 +60,11 @@ class RayEngine:
     settings: Settings
     catalog: Catalog
     examples: dict[str, list[str]]
+    fusion: FusionParams
     fast: bool
     policy: CascadePolicy
     spec: ChunkSpec
+    static_source: StaticSource | None = None
     address: str | None = None
     workers: int = 0  # 0 = one per CPU Ray reports
     _started_ray: bool = field(default=False, init=False)
@@ -73,8 +87,19 @@ class RayEngine:
         count = self.workers or max(1, cpus)
         # Each actor takes one CPU, so torch inside it uses one thread and actors do not fight over cores.
         actor = ray.remote(num_cpus=1)(ChunkWorker)
-        self._actors = [actor.remote(self.settings.with_overrides(threads=1), self.catalog, self.examples,
-                                     self.fast, self.policy, self.spec) for _ in range(count)]
+        self._actors = [
+            actor.remote(
+                self.settings.with_overrides(threads=1),
+                self.catalog,
+                self.examples,
+                self.fusion,
+                self.fast,
+                self.policy,
+                self.spec,
+                self.static_source,
+            )
+            for _ in range(count)
+        ]
 
     def run(self, chunks: Iterable[ChunkInput]) -> Iterator[ChunkOutput]:
         import ray

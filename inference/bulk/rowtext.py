@@ -36,8 +36,9 @@ def junk_reason(text: str) -> str:
     return ""
 
 
-def row_text(values: dict[str, str], columns: ColumnChoice, problem: str = "",
-             max_chars: int = DEFAULT_MAX_CHARS) -> RowText:
+def row_text(
+    values: dict[str, str], columns: ColumnChoice, problem: str = "", max_chars: int = DEFAULT_MAX_CHARS
+) -> RowText:
     if problem:
         return RowText("", problem)
     body = " ".join(str(values.get(columns.text, "") or "").split())

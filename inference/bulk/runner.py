@@ -12,7 +12,7 @@ from pathlib import Path
 from corpus.tables import TableError, open_table
 from inference.bulk.checkpoint import Checkpoint, input_fingerprint
 from inference.bulk.chunk import ChunkSpec
-from inference.bulk.classify import ChunkClassifier
+from inference.bulk.classify import ChunkClassifier, StaticSource
 from inference.bulk.columns import detect_columns
 from inference.bulk.engine import LocalEngine
 from inference.bulk.finish import finish
@@ -25,6 +25,15 @@ from lvzhi.config import Settings
 
 OUTPUT_SUFFIXES = (".csv", ".xlsx")
 ENGINES = ("local", "ray")
+
+
+def check_bulk_input(input: Path, output: Path, options: BulkOptions) -> None:
+    """The cheap checks run_bulk starts with (files, options, columns), for a caller that wants them answered before
+    it spends time loading a model."""
+    input, output = Path(input), Path(output)
+    _check(input, output, options)
+    headers, sample, _ = sample_rows(input)
+    detect_columns(headers, sample, options.text_col, options.title_col, options.date_col)
 
 
 def _check(input: Path, output: Path, options: BulkOptions) -> None:
@@ -66,8 +75,25 @@ class _Pace:
         return BulkProgress(self.done, self.total, rate, eta)
 
 
-def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings, matcher: Matcher | None = None,
-             progress: Callable[[BulkProgress], None] | None = None, resume: bool = False) -> BulkResult:
+def run_bulk(
+    input: Path,
+    output: Path,
+    options: BulkOptions,
+    settings: Settings,
+    matcher: Matcher | None = None,
+    progress: Callable[[BulkProgress], None] | None = None,
+    resume: bool = False,
+    *,
+    examples: dict[str, list[str]] | None = None,
+    static_source: StaticSource | None = None,
+) -> BulkResult:
+    """Classify every row of `input` into `output` and write the report beside it.
+
+    matcher: the loaded matcher to answer with. Without one, the local engine loads it from settings (with
+    `examples`, the confirmed texts the caller gathered) and the Ray engine has each worker load the same.
+    static_source: gives --fast's static vectors for a matcher (training.distill.ensure_static_encoder, which
+    distils them at first use); needed with options.fast unless the matcher is lexical-only.
+    """
     input, output = Path(input), Path(output)
     _check(input, output, options)
     headers, sample, header_row = sample_rows(input)
@@ -79,24 +105,35 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
     if options.engine == "local" and matcher is None:
         from inference.loader import load_matcher
 
-        matcher = load_matcher(settings)
+        matcher = load_matcher(settings, examples=examples)
     if matcher is not None:
         catalog, examples, fusion = matcher.catalog, dict(matcher.examples), matcher.fusion
         model = matcher.embedder.identity if matcher.embedder is not None else "lexical"
     else:
-        from inference.fusion import FusionParams
-        from inference.loader import load_catalog
+        from inference.loader import fusion_for, load_catalog
 
-        catalog, examples, fusion, model = load_catalog(settings), {}, FusionParams.load(), settings.model
-    classifier = ChunkClassifier.for_matcher(matcher, fast, policy) if matcher is not None else None
+        catalog, examples = load_catalog(settings), dict(examples or {})
+        fusion, model = fusion_for(settings, catalog, examples), settings.model
+    classifier = ChunkClassifier.for_matcher(matcher, fast, policy, static_source) if matcher is not None else None
     job = {
-        "input": str(input.resolve()), "input_fingerprint": input_fingerprint(input), "output": output.name,
-        "headers": headers, "columns": columns.to_dict(), "chunk_rows": options.chunk_rows,
-        "max_chars": options.max_chars, "fast": fast, "policy": repr(policy),
-        "engine": options.engine, "catalog": catalog.version, "model": model,
+        "input": str(input.resolve()),
+        "input_fingerprint": input_fingerprint(input),
+        "output": output.name,
+        "headers": headers,
+        "columns": columns.to_dict(),
+        "chunk_rows": options.chunk_rows,
+        "max_chars": options.max_chars,
+        "fast": fast,
+        "policy": repr(policy),
+        "engine": options.engine,
+        "catalog": catalog.version,
+        "model": model,
         "static": classifier.static.identity if classifier is not None and classifier.static is not None else None,
-        "examples": _examples_hash(examples), "fusion": _digest(repr(fusion)),
-        "batch_size": settings.batch_size, "threads": settings.threads, "precision": settings.precision,
+        "examples": _examples_hash(examples),
+        "fusion": _digest(repr(fusion)),
+        "batch_size": settings.batch_size,
+        "threads": settings.threads,
+        "precision": settings.precision,
     }
     cp, note = Checkpoint.open(output, job, resume)
     notes = [columns.how] + ([note] if note else [])
@@ -106,7 +143,9 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
         if options.engine == "ray":
             from inference.bulk.ray_engine import RayEngine
 
-            engine = RayEngine(settings, catalog, examples, fast, policy, spec, options.ray_address)
+            engine = RayEngine(
+                settings, catalog, examples, fusion, fast, policy, spec, static_source, options.ray_address
+            )
         else:
             engine = LocalEngine(classifier, spec)
         reader = ChunkReader(open_table(input), options.chunk_rows, set(cp.done))
@@ -125,15 +164,33 @@ def run_bulk(input: Path, output: Path, options: BulkOptions, settings: Settings
         if missing:
             raise RuntimeError(f"内部错误：第 {missing[0]} 块没有结果")
         header = headers + result_headers(headers)
-        outputs, stats = finish(cp=cp, n_chunks=n_chunks, spec=spec, chunk_rows=options.chunk_rows,
-                                catalog=catalog, output=output, header=header, zombie_months=options.zombie_months,
-                                report_format=options.report_format, input_path=input, fast=fast,
-                                segmenter=matcher.segmenter if matcher is not None else None)
+        outputs, stats = finish(
+            cp=cp,
+            n_chunks=n_chunks,
+            spec=spec,
+            chunk_rows=options.chunk_rows,
+            catalog=catalog,
+            output=output,
+            header=header,
+            zombie_months=options.zombie_months,
+            report_format=options.report_format,
+            input_path=input,
+            fast=fast,
+            segmenter=matcher.segmenter if matcher is not None else None,
+        )
         if progress:
             pace.total = pace.done
             progress(pace.advance(0))
         cp.remove()
-        return BulkResult(outputs.output, outputs.report, outputs.charts, stats.rows, stats.errors,
-                          columns.to_dict(), outputs.report_json, notes)
+        return BulkResult(
+            outputs.output,
+            outputs.report,
+            outputs.charts,
+            stats.rows,
+            stats.errors,
+            columns.to_dict(),
+            outputs.report_json,
+            notes,
+        )
     finally:
         cp.close()

@@ -81,7 +81,7 @@ class TicketStats:
         elif item > self.out_of_list_sample[0]:
             heapq.heapreplace(self.out_of_list_sample, item)
 
-    def merge(self, other: "TicketStats") -> None:
+    def merge(self, other: TicketStats) -> None:
         self.rows += other.rows
         self.errors += other.errors
         self.routed += other.routed
@@ -107,20 +107,37 @@ class TicketStats:
 
     def to_dict(self) -> dict:
         return {
-            "rows": self.rows, "errors": self.errors, "routed": self.routed,
-            "error_kinds": dict(self.error_kinds), "by_entry": dict(self.by_entry), "last_date": self.last_date,
-            "by_list_type": dict(self.by_list_type), "monthly": {k: dict(v) for k, v in self.monthly.items()},
-            "flags": dict(self.flags), "first_day": self.first_day, "last_day": self.last_day,
-            "undated": self.undated, "out_of_list_sample": [list(t) for t in sorted(self.out_of_list_sample)],
+            "rows": self.rows,
+            "errors": self.errors,
+            "routed": self.routed,
+            "error_kinds": dict(self.error_kinds),
+            "by_entry": dict(self.by_entry),
+            "last_date": self.last_date,
+            "by_list_type": dict(self.by_list_type),
+            "monthly": {k: dict(v) for k, v in self.monthly.items()},
+            "flags": dict(self.flags),
+            "first_day": self.first_day,
+            "last_day": self.last_day,
+            "undated": self.undated,
+            "out_of_list_sample": [list(t) for t in sorted(self.out_of_list_sample)],
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TicketStats":
-        s = cls(rows=d["rows"], errors=d["errors"], routed=d["routed"], error_kinds=Counter(d["error_kinds"]),
-                by_entry=Counter(d["by_entry"]), last_date=dict(d["last_date"]),
-                by_list_type=Counter(d["by_list_type"]),
-                monthly={k: Counter(v) for k, v in d["monthly"].items()}, flags=Counter(d["flags"]),
-                first_day=d["first_day"], last_day=d["last_day"], undated=d["undated"])
+    def from_dict(cls, d: dict) -> TicketStats:
+        s = cls(
+            rows=d["rows"],
+            errors=d["errors"],
+            routed=d["routed"],
+            error_kinds=Counter(d["error_kinds"]),
+            by_entry=Counter(d["by_entry"]),
+            last_date=dict(d["last_date"]),
+            by_list_type=Counter(d["by_list_type"]),
+            monthly={k: Counter(v) for k, v in d["monthly"].items()},
+            flags=Counter(d["flags"]),
+            first_day=d["first_day"],
+            last_day=d["last_day"],
+            undated=d["undated"],
+        )
         s.out_of_list_sample = [tuple(t) for t in d["out_of_list_sample"]]
         heapq.heapify(s.out_of_list_sample)
         return s

@@ -24,8 +24,12 @@ class Theme:
     examples: tuple[tuple[int, str], ...]  # (row number, text)
 
     def to_dict(self) -> dict:
-        return {"keywords": list(self.keywords), "size": self.size, "estimated": self.estimated,
-                "examples": [{"row": r, "text": t} for r, t in self.examples]}
+        return {
+            "keywords": list(self.keywords),
+            "size": self.size,
+            "estimated": self.estimated,
+            "examples": [{"row": r, "text": t} for r, t in self.examples],
+        }
 
 
 def _words(segmenter, text: str) -> list[str]:

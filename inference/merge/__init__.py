@@ -5,5 +5,15 @@ from inference.merge.output import write_merge
 from inference.merge.pipeline import DEFAULT_GRANULARITY, merge_items, threshold_for
 from inference.merge.result import VERDICTS, MergeGroup, MergeMember, MergeResult
 
-__all__ = ["RawItem", "MergeMember", "MergeGroup", "MergeResult", "merge_items", "read_items", "write_merge",
-           "DEFAULT_GRANULARITY", "threshold_for", "VERDICTS"]
+__all__ = [
+    "RawItem",
+    "MergeMember",
+    "MergeGroup",
+    "MergeResult",
+    "merge_items",
+    "read_items",
+    "write_merge",
+    "DEFAULT_GRANULARITY",
+    "threshold_for",
+    "VERDICTS",
+]

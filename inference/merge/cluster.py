@@ -64,14 +64,14 @@ def average_link(
         return pairs >= len(x.members) * len(y.members)
 
     for cid, c in clusters.items():
-        for other, (ws, w, pairs) in c.links.items():
+        for other, (ws, w, _pairs) in c.links.items():
             if cid < other:
                 push(cid, other, ws / w, True)
 
     def exact_average(x: _Cluster, y: _Cluster, record: list[float]) -> float:
         """Exact average over all member pairs; stored in the pair's record, so after later merges the sums
         still add up exactly (average linkage is a weighted sum) and need no recomputing."""
-        limit = max(1, int(MAX_EXACT_PAIRS ** 0.5))
+        limit = max(1, int(MAX_EXACT_PAIRS**0.5))
         ia, ib = _spread(x.members, limit), _spread(y.members, limit)
         wa, wb = weight[ia], weight[ib]
         average = float(wa @ block(ia, ib) @ wb / (wa.sum() * wb.sum()))

@@ -72,10 +72,19 @@ def score_grouping(predicted: list, gold: list) -> MergeScores:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     pred_sizes, gold_sizes = Counter(predicted), Counter(gold)
     return MergeScores(
-        n=len(gold), groups=len(pred_sizes), gold_groups=len(gold_sizes),
+        n=len(gold),
+        groups=len(pred_sizes),
+        gold_groups=len(gold_sizes),
         singletons=sum(1 for c in pred_sizes.values() if c == 1),
         gold_singletons=sum(1 for c in gold_sizes.values() if c == 1),
-        pairwise_precision=precision, pairwise_recall=recall, pairwise_f1=f1,
-        ari=float(adjusted_rand_score(np.asarray(gold, dtype=object).astype(str),
-                                      np.asarray(predicted, dtype=object).astype(str))) if gold else 0.0,
+        pairwise_precision=precision,
+        pairwise_recall=recall,
+        pairwise_f1=f1,
+        ari=float(
+            adjusted_rand_score(
+                np.asarray(gold, dtype=object).astype(str), np.asarray(predicted, dtype=object).astype(str)
+            )
+        )
+        if gold
+        else 0.0,
     )

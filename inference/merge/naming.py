@@ -19,26 +19,85 @@ from models.lexical import Segmenter
 
 # Words saying what is done rather than what it is done to: never the core of a name.
 SERVICE_ACTIONS = frozenset(
-    "服务 办理 代办 申领 申请 发放 慰问 走访 帮扶 探访 照料 助餐 对接 受理 推荐 救助 关爱 补贴 资助 接待 回访 签约".split())
+    "服务 办理 代办 申领 申请 发放 慰问 走访 帮扶 探访 照料 助餐 对接 受理 推荐 救助 关爱 补贴 资助 接待 回访 签约".split()
+)
 CONTROL_ACTIONS = frozenset(
     "检查 巡查 排查 整治 查处 清理 监管 督查 管控 劝导 制止 拆除 整改 核查 维护 管护 巡河 巡山 巡田 踏查 劝离 "
-    "巡逻 监测 督导 考核 考评 审查 审核 备案 处置 打捞 治理 隐患".split())
+    "巡逻 监测 督导 考核 考评 审查 审核 备案 处置 打捞 治理 隐患".split()
+)
 OTHER_GENERIC = frozenset(
     "工作 组织 开展 做好 落实 推进 加强 召开 举办 宣传 培训 登记 统计 台账 报送 上报 记录 公示 活动 会议 "
     "日常 年度 季度 定期 集中 专项 情况 信息 相关 人员 对象 名单 资料 建立 更新 设置 签订 配备 指导 协调 "
     "动员 组建 入户 进村 到村 到户 村级 镇级 乡镇 社区 全镇 辖区 辖区内 各村 每月 每日 期间 工作人员 配合 协助 负责 "
-    "督促 参与 常态化".split())
+    "督促 参与 常态化".split()
+)
 GENERIC_WORDS = SERVICE_ACTIONS | CONTROL_ACTIONS | OTHER_GENERIC
 # Fixed orders (longest first) so trimming never depends on set iteration order.
 _LONGEST_FIRST_FILLER = tuple(sorted(OTHER_GENERIC, key=lambda w: (-len(w), w)))
 _LONGEST_FIRST_GENERIC = tuple(sorted(GENERIC_WORDS, key=lambda w: (-len(w), w)))
 
 # Endings that already make a duty name; a core ending in one gets no suffix.
-DUTY_ENDINGS = ("工作", "管理", "服务", "保障", "建设", "治理", "整治", "防治", "救助", "监管", "防控", "帮扶", "调处",
-                "化解", "供养", "调查", "审核", "登记", "保护", "监督", "事务", "改革", "创建", "运行", "办理", "协管",
-                "管护", "经办", "自治", "普查", "整顿", "制度", "行动", "工程", "防灭火", "防火", "救援", "处置", "监测",
-                "检查", "排查", "巡查", "调解", "审批", "许可", "补贴", "关爱", "优待", "考核", "运动", "帮教", "矫正",
-                "制", "查处", "发放", "培育", "推广", "防御", "整改")
+DUTY_ENDINGS = (
+    "工作",
+    "管理",
+    "服务",
+    "保障",
+    "建设",
+    "治理",
+    "整治",
+    "防治",
+    "救助",
+    "监管",
+    "防控",
+    "帮扶",
+    "调处",
+    "化解",
+    "供养",
+    "调查",
+    "审核",
+    "登记",
+    "保护",
+    "监督",
+    "事务",
+    "改革",
+    "创建",
+    "运行",
+    "办理",
+    "协管",
+    "管护",
+    "经办",
+    "自治",
+    "普查",
+    "整顿",
+    "制度",
+    "行动",
+    "工程",
+    "防灭火",
+    "防火",
+    "救援",
+    "处置",
+    "监测",
+    "检查",
+    "排查",
+    "巡查",
+    "调解",
+    "审批",
+    "许可",
+    "补贴",
+    "关爱",
+    "优待",
+    "考核",
+    "运动",
+    "帮教",
+    "矫正",
+    "制",
+    "查处",
+    "发放",
+    "培育",
+    "推广",
+    "防御",
+    "整改",
+)
 # Cores that name an activity (防汛抗旱, 征兵) take 工作 whatever members do; objects (燃气, 物业) take 管理/服务.
 ACTIVITY_STARTS = tuple("防禁反抗扶救征治创调统招化减整保扫打护控")
 SAFETY_ENDINGS = ("安全",)
@@ -67,8 +126,11 @@ def gather_evidence(cleaned: list[str], hits: list[dict[int, str]], segmenter: S
     wdf = Counter(w for ws in words for w in ws)
     cdf = Counter(c for cs in concepts for c in cs)
     return NameEvidence(
-        cleaned=cleaned, words=words, content=[[w for w in ws if w not in GENERIC_WORDS] for ws in words],
-        concepts=concepts, phrases=hits,
+        cleaned=cleaned,
+        words=words,
+        content=[[w for w in ws if w not in GENERIC_WORDS] for ws in words],
+        concepts=concepts,
+        phrases=hits,
         word_idf={w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in wdf.items()},
         concept_idf={c: math.log((1 + n) / (1 + d)) + 1.0 for c, d in cdf.items()},
     )
@@ -89,10 +151,16 @@ def _core(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexi
     cshare = _shares(rows, weights, ev.concepts)
     content = ev.content
     wshare = _shares(rows, weights, content)
-    best_c = max(cshare, key=lambda c: (round(cshare[c], 6), -_first_position(c, rows, ev), ev.concept_idf.get(c, 0.0),
-                                        -c), default=None)
-    best_w = max(wshare, key=lambda w: (round(wshare[w], 6), -_word_position(w, rows, ev), ev.word_idf.get(w, 0.0), w),
-                 default=None)
+    best_c = max(
+        cshare,
+        key=lambda c: (round(cshare[c], 6), -_first_position(c, rows, ev), ev.concept_idf.get(c, 0.0), -c),
+        default=None,
+    )
+    best_w = max(
+        wshare,
+        key=lambda w: (round(wshare[w], 6), -_word_position(w, rows, ev), ev.word_idf.get(w, 0.0), w),
+        default=None,
+    )
     single = len(rows) == 1
     if best_c is not None and (single or cshare[best_c] >= MIN_SHARE):
         concept = concepts[best_c]
@@ -128,7 +196,7 @@ def _trimmed(text: str, segmenter_words: Callable[[str], list[str]]) -> str:
         changed = False
         for w in _LONGEST_FIRST_FILLER:
             if text.startswith(w) and len(text) > len(w) + 1:
-                text, changed = text[len(w):], True
+                text, changed = text[len(w) :], True
         for w in _LONGEST_FIRST_GENERIC:
             if text.endswith(w) and len(text) > len(w) + 1:
                 text, changed = text[: -len(w)], True
@@ -176,8 +244,9 @@ def _suffix(core: str, rows: list[int], weights: list[float], ev: NameEvidence) 
     return "工作"
 
 
-def propose_name(rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexicon, segmenter: Segmenter,
-                 fallback: str) -> str:
+def propose_name(
+    rows: list[int], weights: list[float], ev: NameEvidence, lexicon: Lexicon, segmenter: Segmenter, fallback: str
+) -> str:
     core = _core(rows, weights, ev, lexicon, segmenter)[:MAX_CORE_CHARS]
     if not core:
         return fallback

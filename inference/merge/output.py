@@ -10,8 +10,18 @@ from inference.merge.result import MergeGroup, MergeResult
 MEMBER_SHEET = "合并建议"
 SUMMARY_SHEET = "分组汇总"
 TOWNSHIP_SHEET = "跨乡镇对照"
-GROUP_COLUMNS = ("组号", "建议事项名称", "判断", "组内事项数", "涉及乡镇数", "凝聚度", "最接近清单事项序号",
-                 "最接近清单事项", "清单类型", "与清单事项吻合度")
+GROUP_COLUMNS = (
+    "组号",
+    "建议事项名称",
+    "判断",
+    "组内事项数",
+    "涉及乡镇数",
+    "凝聚度",
+    "最接近清单事项序号",
+    "最接近清单事项",
+    "清单类型",
+    "与清单事项吻合度",
+)
 MEMBER_COLUMNS = ("编号", "内容", "乡镇", "与本组相似度", "本条最佳匹配", "本条匹配置信度")
 PREVIEW_MEMBERS = 8
 
@@ -19,10 +29,16 @@ PREVIEW_MEMBERS = 8
 def _group_cells(g: MergeGroup) -> dict:
     e = g.nearest_entry
     return {
-        "组号": g.group_id, "建议事项名称": g.proposed_name, "判断": g.verdict, "组内事项数": g.size,
-        "涉及乡镇数": sum(1 for t in g.townships if t), "凝聚度": round(g.cohesion, 4),
-        "最接近清单事项序号": e.id if e else "", "最接近清单事项": e.name if e else "",
-        "清单类型": e.list_type.value if e else "", "与清单事项吻合度": round(g.nearest_score, 4),
+        "组号": g.group_id,
+        "建议事项名称": g.proposed_name,
+        "判断": g.verdict,
+        "组内事项数": g.size,
+        "涉及乡镇数": sum(1 for t in g.townships if t),
+        "凝聚度": round(g.cohesion, 4),
+        "最接近清单事项序号": e.id if e else "",
+        "最接近清单事项": e.name if e else "",
+        "清单类型": e.list_type.value if e else "",
+        "与清单事项吻合度": round(g.nearest_score, 4),
     }
 
 
@@ -34,10 +50,16 @@ def member_rows(result: MergeResult) -> list[dict]:
         head = _group_cells(g)
         for m in g.members:
             row = dict(head)
-            row.update({"编号": m.item.id, "内容": m.item.text, "乡镇": m.item.township,
-                        "与本组相似度": round(m.similarity, 4),
-                        "本条最佳匹配": f"[{m.best_entry.id}] {m.best_entry.name}" if m.best_entry else "清单之外",
-                        "本条匹配置信度": round(m.best_confidence, 4)})
+            row.update(
+                {
+                    "编号": m.item.id,
+                    "内容": m.item.text,
+                    "乡镇": m.item.township,
+                    "与本组相似度": round(m.similarity, 4),
+                    "本条最佳匹配": f"[{m.best_entry.id}] {m.best_entry.name}" if m.best_entry else "清单之外",
+                    "本条匹配置信度": round(m.best_confidence, 4),
+                }
+            )
             for k, v in m.item.extra.items():
                 row[k if k not in taken else f"原表·{k}"] = v
             rows.append(row)
@@ -61,8 +83,12 @@ def township_rows(result: MergeResult) -> tuple[list[str], list[dict]]:
     rows = []
     for g in result.groups:
         by_town = g.townships
-        row = {"组号": g.group_id, "建议事项名称": g.proposed_name, "判断": g.verdict,
-               "涉及乡镇数": sum(1 for t in by_town if t)}
+        row = {
+            "组号": g.group_id,
+            "建议事项名称": g.proposed_name,
+            "判断": g.verdict,
+            "涉及乡镇数": sum(1 for t in by_town if t),
+        }
         for t in towns:
             row[t] = "；".join(dict.fromkeys(by_town.get(t, ())))
         rows.append(row)
@@ -77,8 +103,10 @@ def write_merge(result: MergeResult, path: Path | str) -> None:
         write_table(path, members)
         return
     towns, by_town = township_rows(result)
-    sheets = [(MEMBER_SHEET, members, list(GROUP_COLUMNS) + list(MEMBER_COLUMNS)),
-              (SUMMARY_SHEET, summary_rows(result), list(GROUP_COLUMNS) + ["成员"])]
+    sheets = [
+        (MEMBER_SHEET, members, list(GROUP_COLUMNS) + list(MEMBER_COLUMNS)),
+        (SUMMARY_SHEET, summary_rows(result), list(GROUP_COLUMNS) + ["成员"]),
+    ]
     if towns:
         sheets.append((TOWNSHIP_SHEET, by_town, ["组号", "建议事项名称", "判断", "涉及乡镇数", *towns]))
 

@@ -13,9 +13,17 @@ from inference.merge.cluster import average_link
 from inference.merge.graph import candidate_edges
 from inference.merge.items import RawItem
 from inference.merge.naming import NameEvidence, distinguishing_word, gather_evidence, propose_name
-from inference.merge.result import (VERDICT_EXISTING, VERDICT_NEW, VERDICT_RECLAIMED, VERDICT_ZOMBIE, MergeGroup,
-                                    MergeMember, MergeResult)
+from inference.merge.result import (
+    VERDICT_EXISTING,
+    VERDICT_NEW,
+    VERDICT_RECLAIMED,
+    VERDICT_ZOMBIE,
+    MergeGroup,
+    MergeMember,
+    MergeResult,
+)
 from inference.merge.space import ItemSpace, SimilarityWeights, build_space
+from models.static_embedder import StaticQueryEncoder
 
 DEFAULT_GRANULARITY = 0.5
 NEIGHBOURS = 16
@@ -34,9 +42,15 @@ def threshold_for(granularity: float) -> float:
     return 0.05 + 0.10 * g + 0.20 * g * g
 
 
-def merge_items(items: list[RawItem], matcher: Matcher, granularity: float = DEFAULT_GRANULARITY,
-                target_groups: int | None = None, weights: SimilarityWeights | None = None,
-                item_vectors: str = "static") -> MergeResult:
+def merge_items(
+    items: list[RawItem],
+    matcher: Matcher,
+    granularity: float = DEFAULT_GRANULARITY,
+    target_groups: int | None = None,
+    weights: SimilarityWeights | None = None,
+    item_vectors: str = "static",
+    static: StaticQueryEncoder | None = None,
+) -> MergeResult:
     """Group related items and propose a duty for each group; singletons stay singletons.
 
     granularity: 0 coarse .. 1 fine. target_groups: merge until about that many groups remain instead (never
@@ -45,22 +59,30 @@ def merge_items(items: list[RawItem], matcher: Matcher, granularity: float = DEF
     model, "transformer" with the model itself. Raw items are short phrases, where word order and context add
     little: on the development set static vectors group better (pairwise F1 0.633 vs 0.618) and encode a county's
     inventory in seconds instead of minutes. A lexical-only matcher (--fast) uses neither.
+    static: those static vectors, from the caller (training.distill.ensure_static_encoder distils them at first
+    use); required for item_vectors="static" unless the matcher is lexical-only.
     """
     if target_groups is not None and target_groups < 1:
         raise ValueError("目标组数必须是正整数")
     if item_vectors not in ITEM_VECTORS:
         raise ValueError(f"item_vectors 只能是 {'、'.join(ITEM_VECTORS)}")
     catalog = matcher.catalog
-    result = MergeResult([], granularity, catalog.version, catalog.name, n_items=len(items),
-                         target_groups=target_groups,
-                         item_vectors=item_vectors if matcher.embedder is not None else "lexical")
+    result = MergeResult(
+        [],
+        granularity,
+        catalog.version,
+        catalog.name,
+        n_items=len(items),
+        target_groups=target_groups,
+        item_vectors=item_vectors if matcher.embedder is not None else "lexical",
+    )
     if not items:
         return result
     query_encoder: Callable[..., np.ndarray] | None = None
     if item_vectors == "static" and matcher.embedder is not None:
-        from training.distill import ensure_static_encoder  # distilled once per model, at first use
-
-        query_encoder = ensure_static_encoder(matcher).encode
+        if static is None:
+            raise ValueError("按静态词元向量归并需要 static（training.distill.ensure_static_encoder 首次使用时蒸馏）")
+        query_encoder = static.encode
     timings = result.timings
     started = perf_counter()
     space, row_of_item = build_space([it.text for it in items], matcher, weights, timings, query_encoder)
@@ -84,8 +106,14 @@ def merge_items(items: list[RawItem], matcher: Matcher, granularity: float = DEF
     return result
 
 
-def _describe_groups(items: list[RawItem], row_of_item: np.ndarray, labels: np.ndarray, space: ItemSpace,
-                     evidence: NameEvidence, matcher: Matcher) -> list[MergeGroup]:
+def _describe_groups(
+    items: list[RawItem],
+    row_of_item: np.ndarray,
+    labels: np.ndarray,
+    space: ItemSpace,
+    evidence: NameEvidence,
+    matcher: Matcher,
+) -> list[MergeGroup]:
     items_by_label: dict[int, list[int]] = defaultdict(list)
     for i, row in enumerate(row_of_item):
         items_by_label[int(labels[row])].append(i)
@@ -103,8 +131,14 @@ def _describe_groups(items: list[RawItem], row_of_item: np.ndarray, labels: np.n
         for i in item_idx:
             m = space.matches[int(row_of_item[i])]
             best = m.best.entry if m.best is not None and not m.flags.out_of_list else None
-            members.append(MergeMember(items[i], float(sim_of_row[int(row_of_item[i])]), best,
-                                       float(m.confidence) if best is not None else 0.0))
+            members.append(
+                MergeMember(
+                    items[i],
+                    float(sim_of_row[int(row_of_item[i])]),
+                    best,
+                    float(m.confidence) if best is not None else 0.0,
+                )
+            )
         groups.append(MergeGroup(f"G{number:0{width}d}", name, members, cohesion, entry, score, verdict))
     _disambiguate_names(groups, order, row_of_item, evidence)
     return groups
@@ -165,8 +199,9 @@ def _place_in_catalog(space: ItemSpace, rows: list[int], counts: list[float], ma
     return entry, score, VERDICT_EXISTING
 
 
-def _disambiguate_names(groups: list[MergeGroup], order: list[list[int]], row_of_item: np.ndarray,
-                        evidence: NameEvidence) -> None:
+def _disambiguate_names(
+    groups: list[MergeGroup], order: list[list[int]], row_of_item: np.ndarray, evidence: NameEvidence
+) -> None:
     by_name: dict[str, list[int]] = defaultdict(list)
     for k, g in enumerate(groups):
         by_name[g.proposed_name].append(k)

@@ -52,16 +52,28 @@ class MergeGroup:
             "size": self.size,
             "cohesion": round(self.cohesion, 4),
             "verdict": self.verdict,
-            "nearest_entry": None if e is None else {
-                "id": e.id, "name": e.name, "list_type": e.list_type.value, "zombie": e.is_zombie,
-                "department": e.department, "office": e.office},
+            "nearest_entry": None
+            if e is None
+            else {
+                "id": e.id,
+                "name": e.name,
+                "list_type": e.list_type.value,
+                "zombie": e.is_zombie,
+                "department": e.department,
+                "office": e.office,
+            },
             "nearest_score": round(self.nearest_score, 4),
             "townships": self.townships,
             "members": [
-                {"id": m.item.id, "text": m.item.text, "township": m.item.township,
-                 "similarity": round(m.similarity, 4), "extra": m.item.extra,
-                 "best_entry": None if m.best_entry is None else {"id": m.best_entry.id, "name": m.best_entry.name},
-                 "best_confidence": round(m.best_confidence, 4)}
+                {
+                    "id": m.item.id,
+                    "text": m.item.text,
+                    "township": m.item.township,
+                    "similarity": round(m.similarity, 4),
+                    "extra": m.item.extra,
+                    "best_entry": None if m.best_entry is None else {"id": m.best_entry.id, "name": m.best_entry.name},
+                    "best_confidence": round(m.best_confidence, 4),
+                }
                 for m in self.members
             ],
         }
@@ -96,10 +108,16 @@ class MergeResult:
 
     def to_dict(self) -> dict:
         return {
-            "granularity": self.granularity, "threshold": round(self.threshold, 4),
-            "target_groups": self.target_groups, "catalog_version": self.catalog_version,
-            "catalog_name": self.catalog_name, "n_items": self.n_items, "n_distinct": self.n_distinct,
+            "granularity": self.granularity,
+            "threshold": round(self.threshold, 4),
+            "target_groups": self.target_groups,
+            "catalog_version": self.catalog_version,
+            "catalog_name": self.catalog_name,
+            "n_items": self.n_items,
+            "n_distinct": self.n_distinct,
             "item_vectors": self.item_vectors,
-            "n_groups": len(self.groups), "singletons": self.singletons, "verdicts": self.verdict_counts(),
+            "n_groups": len(self.groups),
+            "singletons": self.singletons,
+            "verdicts": self.verdict_counts(),
             "groups": [g.to_dict() for g in self.groups],
         }

@@ -73,8 +73,11 @@ class ItemSpace:
         """char | concept | catalog side by side, each scaled by the square root of its weight, so one sparse
         product gives the weighted sum of the three."""
         w = self.weights
-        parts = [m.astype(np.float32) * np.float32(np.sqrt(wt))
-                 for wt, m in ((w.char, self.chars), (w.concept, self.concepts), (w.catalog, self.profiles)) if wt > 0]
+        parts = [
+            m.astype(np.float32) * np.float32(np.sqrt(wt))
+            for wt, m in ((w.char, self.chars), (w.concept, self.concepts), (w.catalog, self.profiles))
+            if wt > 0
+        ]
         if not parts:
             return sp.csr_matrix((len(self), 1), dtype=np.float32)
         joined = sp.hstack(parts, format="csr", dtype=np.float32)
@@ -88,8 +91,10 @@ class ItemSpace:
         for s in range(0, len(a), EDGE_CHUNK):
             ia, ib = a[s : s + EDGE_CHUNK], b[s : s + EDGE_CHUNK]
             cos = np.einsum("ij,ij->i", self.vectors[ia], self.vectors[ib])
-            out[s : s + EDGE_CHUNK] = (self.weights.dense * self._dense(cos, ia, ib, outer=False)
-                                       + np.asarray(lex[ia].multiply(lex[ib]).sum(axis=1), np.float32).ravel())
+            out[s : s + EDGE_CHUNK] = (
+                self.weights.dense * self._dense(cos, ia, ib, outer=False)
+                + np.asarray(lex[ia].multiply(lex[ib]).sum(axis=1), np.float32).ravel()
+            )
         return np.round(out, 6)  # rounding makes ties, and so tie-breaking, independent of summation order
 
     def block(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -156,9 +161,13 @@ def dedup_key(cleaned: str) -> str:
     return "".join(cleaned.split())
 
 
-def build_space(texts: list[str], matcher: Matcher, weights: SimilarityWeights | None = None,
-                timings: dict[str, float] | None = None,
-                query_encoder: Callable[..., np.ndarray] | None = None) -> tuple[ItemSpace, np.ndarray]:
+def build_space(
+    texts: list[str],
+    matcher: Matcher,
+    weights: SimilarityWeights | None = None,
+    timings: dict[str, float] | None = None,
+    query_encoder: Callable[..., np.ndarray] | None = None,
+) -> tuple[ItemSpace, np.ndarray]:
     """The similarity space over distinct texts, and for each input text its row in that space.
     query_encoder, when given, makes the items' vectors in place of the transformer (--fast's static vectors)."""
     from time import perf_counter
@@ -200,10 +209,16 @@ def build_space(texts: list[str], matcher: Matcher, weights: SimilarityWeights |
     timings["catalog_match"] = perf_counter() - t0
 
     space = ItemSpace(
-        texts=raw, cleaned=cleaned, multiplicity=multiplicity, vectors=np.ascontiguousarray(vectors, np.float32),
-        hubness=_hubness(vectors), chars=chars,
+        texts=raw,
+        cleaned=cleaned,
+        multiplicity=multiplicity,
+        vectors=np.ascontiguousarray(vectors, np.float32),
+        hubness=_hubness(vectors),
+        chars=chars,
         concepts=_concept_matrix(hits, len(matcher.lexicon.concepts.concepts)),
-        profiles=_catalog_profiles(matches, matcher), matches=matches, hits=hits,
+        profiles=_catalog_profiles(matches, matcher),
+        matches=matches,
+        hits=hits,
         weights=weights or SimilarityWeights(),
     )
     return space, rows

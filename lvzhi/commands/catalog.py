@@ -47,7 +47,9 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     catalog = import_catalog(list(args.files), name=args.name, list_type=list_type)
     saved = CatalogStore(settings.catalogs_dir).save(catalog)
     counts = Counter(e.list_type.short for e in saved.entries)
-    print(f"已导入「{saved.name}」：共 {len(saved)} 项（基本 {counts['基本']}，配合 {counts['配合']}，收回 {counts['收回']}）")
+    print(
+        f"已导入「{saved.name}」：共 {len(saved)} 项（基本 {counts['基本']}，配合 {counts['配合']}，收回 {counts['收回']}）"
+    )
     print(f"版本：{saved.version}    导入时间：{saved.imported_at}")
     return 0
 
@@ -70,7 +72,9 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{catalog.name}  版本 {catalog.version}  共 {len(catalog)} 项")
     for e in catalog.entries:
         marks = "".join(m for m, on in (("【兜底】", e.bottom_line), ("【僵尸】", e.is_zombie)) if on)
-        print(f"[{e.id}] {e.list_type.short} | {e.category or '—'} | {e.name}{marks} | {e.office or '—'} | {e.department or '—'}")
+        print(
+            f"[{e.id}] {e.list_type.short} | {e.category or '—'} | {e.name}{marks} | {e.office or '—'} | {e.department or '—'}"
+        )
     return 0
 
 
@@ -81,7 +85,9 @@ def run_diff(args: argparse.Namespace, settings: Settings) -> int:
     embedder = None
     if args.semantic:
         from models.embedder import load_embedder
+        from training.adapt import prepare_model
 
+        prepare_model(settings)
         embedder = load_embedder(settings)
     result = diff_catalogs(old, new, embedder)
     if args.json:

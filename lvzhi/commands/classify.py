@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-from inference.loader import load_matcher
 from inference.matcher import Match
 from lvzhi.config import Settings
 
@@ -26,7 +25,7 @@ def format_match(m: Match, top_k: int) -> str:
     if best is None:
         return "\n".join(lines + ["  无法匹配：" + (m.error or "文本为空")])
     e = best.entry
-    head = "清单之外（最接近：{}）".format(e.name) if m.flags.out_of_list else e.name
+    head = f"清单之外（最接近：{e.name}）" if m.flags.out_of_list else e.name
     lines.append(f"最佳匹配：[{e.id}] {head}")
     lines.append(f"  清单类型：{e.list_type.value}    类别：{e.category or '—'}")
     lines.append(f"  承办机构：{e.office or '—'}    主责部门：{e.department or '—'}")
@@ -52,7 +51,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not texts:
         print("错误：请提供要匹配的事项描述（参数或标准输入）。", file=sys.stderr)
         return 2
-    matcher = load_matcher(settings)
+    from api.confirmed import ready_matcher
+
+    matcher = ready_matcher(settings)
     for m in matcher.match(texts, top_k=settings.top_k):
         if args.json:
             print(json.dumps(m.to_dict(), ensure_ascii=False))

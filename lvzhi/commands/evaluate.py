@@ -8,7 +8,7 @@ from pathlib import Path
 
 from corpus.tables import write_table
 from inference.evaluate import evaluate, load_labelled
-from inference.loader import load_catalog, load_matcher
+from inference.loader import load_catalog
 from lvzhi.config import Settings
 
 
@@ -22,15 +22,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-LABELS = [("n", "样本数"), ("top1", "Top-1 准确率"), ("top3", "Top-3 准确率"), ("top5", "Top-5 准确率"),
-          ("mrr", "MRR"), ("out_of_list_precision", "清单之外 精确率"), ("out_of_list_recall", "清单之外 召回率"),
-          ("reclaimed_precision", "收回标记 精确率"), ("reclaimed_recall", "收回标记 召回率")]
+LABELS = [
+    ("n", "样本数"),
+    ("top1", "Top-1 准确率"),
+    ("top3", "Top-3 准确率"),
+    ("top5", "Top-5 准确率"),
+    ("mrr", "MRR"),
+    ("out_of_list_precision", "清单之外 精确率"),
+    ("out_of_list_recall", "清单之外 召回率"),
+    ("reclaimed_precision", "收回标记 精确率"),
+    ("reclaimed_recall", "收回标记 召回率"),
+]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     catalog = load_catalog(settings)
     items = load_labelled(args.items, args.gold, catalog)
-    matcher = load_matcher(settings, catalog)
+    from api.confirmed import ready_matcher
+
+    matcher = ready_matcher(settings, catalog)
     report = evaluate(matcher, items, by=args.by)
     if args.output:
         write_table(args.output, report.rows)
@@ -46,7 +56,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if report.by:
         print(f"按「{args.by}」分组：")
         for key, row in report.by.items():
-            print(f"  {key or '（空）'}：n={row['n']}  top1={row['top1']:.3f}  top3={row['top3']:.3f}  mrr={row['mrr']:.3f}")
+            print(
+                f"  {key or '（空）'}：n={row['n']}  top1={row['top1']:.3f}  top3={row['top3']:.3f}  mrr={row['mrr']:.3f}"
+            )
     if args.output:
         print(f"逐条结果已写入 {args.output}")
     return 0

@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from inference.loader import load_matcher
 from inference.merge import DEFAULT_GRANULARITY, MergeResult, merge_items, read_items, write_merge
 from inference.merge.evaluate import gold_labels, read_gold, score_grouping
 from lvzhi.config import Settings
@@ -33,19 +32,38 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_knobs(p: argparse.ArgumentParser) -> None:
     knob = p.add_mutually_exclusive_group()
-    knob.add_argument("--granularity", type=float, default=DEFAULT_GRANULARITY,
-                      help=f"合并粒度：0 最粗（合并最多）… 1 最细（默认 {DEFAULT_GRANULARITY}）")
-    knob.add_argument("--groups", type=int, default=None, help="目标分组数（代替 --granularity；不会为凑数合并无关事项）")
+    knob.add_argument(
+        "--granularity",
+        type=float,
+        default=DEFAULT_GRANULARITY,
+        help=f"合并粒度：0 最粗（合并最多）… 1 最细（默认 {DEFAULT_GRANULARITY}）",
+    )
+    knob.add_argument(
+        "--groups", type=int, default=None, help="目标分组数（代替 --granularity；不会为凑数合并无关事项）"
+    )
     vectors = p.add_mutually_exclusive_group()  # --fast loads no model, so it cannot encode with one either
-    vectors.add_argument("--fast", action="store_true",
-                         help="快速模式：不载入向量模型，只用词面与概念证据（质量明显低于默认）")
-    vectors.add_argument("--transformer", action="store_true",
-                         help="用向量模型逐条编码事项（默认用从它蒸馏的静态词元向量：开发集上分组更好，快数倍）")
+    vectors.add_argument(
+        "--fast", action="store_true", help="快速模式：不载入向量模型，只用词面与概念证据（质量明显低于默认）"
+    )
+    vectors.add_argument(
+        "--transformer",
+        action="store_true",
+        help="用向量模型逐条编码事项（默认用从它蒸馏的静态词元向量：开发集上分组更好，快数倍）",
+    )
     p.set_defaults(settings_overrides=lambda a: {"fast": a.fast or None})
 
 
 def _item_vectors(args: argparse.Namespace) -> str:
     return "transformer" if args.transformer else "static"
+
+
+def _static_vectors(args: argparse.Namespace, matcher):
+    """The static token vectors the default item representation needs (distilled here at first use, minutes)."""
+    if matcher.embedder is None or _item_vectors(args) != "static":
+        return None
+    from training.distill import ensure_static_encoder
+
+    return ensure_static_encoder(matcher)
 
 
 def _check_knobs(args: argparse.Namespace) -> None:
@@ -64,8 +82,10 @@ def _print_summary(result: MergeResult) -> None:
     knob = f"目标 {result.target_groups} 组" if result.target_groups else f"粒度 {result.granularity:g}"
     vectors = ITEM_VECTOR_NAMES.get(result.item_vectors, result.item_vectors)
     print(f"清单：{result.catalog_name or '—'}（版本 {result.catalog_version}）    {knob}    事项表示：{vectors}")
-    print(f"事项 {result.n_items} 条（不同表述 {result.n_distinct} 条）→ 拟定事项 {len(result.groups)} 项："
-          f"多条合并 {len(multi)} 项，单独成项 {result.singletons} 项")
+    print(
+        f"事项 {result.n_items} 条（不同表述 {result.n_distinct} 条）→ 拟定事项 {len(result.groups)} 项："
+        f"多条合并 {len(multi)} 项，单独成项 {result.singletons} 项"
+    )
     print("判断：" + "，".join(f"{k} {v}" for k, v in counts.items()))
     towns = {m.item.township for g in result.groups for m in g.members if m.item.township}
     if towns:
@@ -75,17 +95,27 @@ def _print_summary(result: MergeResult) -> None:
         e = g.nearest_entry
         near = f"最接近「{e.name}」{g.nearest_score:.0%}" if e else "无接近的清单事项"
         sample = "；".join(m.item.text for m in g.members[:4]) + ("…" if g.size > 4 else "")
-        print(f"  {g.group_id} {g.proposed_name}（{g.size} 条，凝聚度 {g.cohesion:.2f}，{g.verdict}，{near}）：{sample}")
+        print(
+            f"  {g.group_id} {g.proposed_name}（{g.size} 条，凝聚度 {g.cohesion:.2f}，{g.verdict}，{near}）：{sample}"
+        )
     if len(multi) > PREVIEW_GROUPS:
         print(f"  ……其余 {len(multi) - PREVIEW_GROUPS} 个合并组见输出文件")
 
 
 def run_merge(args: argparse.Namespace, settings: Settings) -> int:
     _check_knobs(args)
+    from api.confirmed import ready_matcher
+
     items = read_items(args.items)
-    matcher = load_matcher(settings, dense=not settings.fast)
-    result = merge_items(items, matcher, granularity=args.granularity, target_groups=args.groups,
-                         item_vectors=_item_vectors(args))
+    matcher = ready_matcher(settings, dense=not settings.fast)
+    result = merge_items(
+        items,
+        matcher,
+        granularity=args.granularity,
+        target_groups=args.groups,
+        item_vectors=_item_vectors(args),
+        static=_static_vectors(args, matcher),
+    )
     write_merge(result, args.output)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -95,25 +125,46 @@ def run_merge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-EVAL_LABELS = [("n", "事项数"), ("groups", "拟定分组数"), ("gold_groups", "标准分组数"), ("singletons", "单独成组"),
-               ("pairwise_precision", "成对精确率"), ("pairwise_recall", "成对召回率"), ("pairwise_f1", "成对 F1"),
-               ("ari", "调整兰德指数 ARI")]
+EVAL_LABELS = [
+    ("n", "事项数"),
+    ("groups", "拟定分组数"),
+    ("gold_groups", "标准分组数"),
+    ("singletons", "单独成组"),
+    ("pairwise_precision", "成对精确率"),
+    ("pairwise_recall", "成对召回率"),
+    ("pairwise_f1", "成对 F1"),
+    ("ari", "调整兰德指数 ARI"),
+]
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     _check_knobs(args)
     items = read_items(args.items)
     gold = gold_labels(items, read_gold(args.gold), gold_name=args.gold.name)
+    from api.confirmed import ready_matcher
+
     # Reviewer-confirmed examples change from install to install; a score must not depend on them.
-    matcher = load_matcher(settings, dense=not settings.fast, examples=False)
-    result = merge_items(items, matcher, granularity=args.granularity, target_groups=args.groups,
-                         item_vectors=_item_vectors(args))
+    matcher = ready_matcher(settings, dense=not settings.fast, examples=False)
+    result = merge_items(
+        items,
+        matcher,
+        granularity=args.granularity,
+        target_groups=args.groups,
+        item_vectors=_item_vectors(args),
+        static=_static_vectors(args, matcher),
+    )
     labels = result.labels()
     scores = score_grouping([labels[it.id] for it in items], gold)
     if args.output:
         write_merge(result, args.output)
-    summary = {**scores.to_dict(), "granularity": args.granularity, "target_groups": args.groups, "fast": settings.fast,
-               "threshold": round(result.threshold, 4), "catalog_version": result.catalog_version}
+    summary = {
+        **scores.to_dict(),
+        "granularity": args.granularity,
+        "target_groups": args.groups,
+        "fast": settings.fast,
+        "threshold": round(result.threshold, 4),
+        "catalog_version": result.catalog_version,
+    }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return 0

@@ -30,8 +30,10 @@ def _validation_line(record: ModelRecord) -> str:
     before = record.metrics.get("validation", {}).get("before")
     if not after:
         return "无验证数据"
-    return (f"验证 Top-1 {before['top1']:.3f}→{after['top1']:.3f}，MRR {before['mrr']:.3f}→{after['mrr']:.3f}"
-            f"（{after['n']} 条）")
+    return (
+        f"验证 Top-1 {before['top1']:.3f}→{after['top1']:.3f}，MRR {before['mrr']:.3f}→{after['mrr']:.3f}"
+        f"（{after['n']} 条）"
+    )
 
 
 def _kept_share(record: ModelRecord) -> str:
@@ -44,17 +46,27 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     records = registry.records()
     pointer = registry.pointer()
     if args.json:
-        print(json.dumps({"current": pointer.current, "history": list(pointer.history),
-                          "models": [r.to_dict() for r in records]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "current": pointer.current,
+                    "history": list(pointer.history),
+                    "models": [r.to_dict() for r in records],
+                },
+                ensure_ascii=False,
+            )
+        )
         return 0
     mark = "*" if not pointer.current else " "
     print(f"{mark} base  基础模型 {settings.model}")
     for r in records:
         mark = "*" if r.version == pointer.current else " "
         status = STATUS_LABELS.get(r.status, r.status) + ("" if r.weights_kept else "，权重已删除")
-        print(f"{mark} {r.version:<5} {r.created_at}  {status}  基于 {r.parent or 'base'}  "
-              f"清单 {r.catalog_name or '—'}（{r.catalog_version or '—'}）  {r.train_pairs} 对 × {r.epochs} 轮{_kept_share(r)}  "
-              f"{_validation_line(r)}")
+        print(
+            f"{mark} {r.version:<5} {r.created_at}  {status}  基于 {r.parent or 'base'}  "
+            f"清单 {r.catalog_name or '—'}（{r.catalog_version or '—'}）  {r.train_pairs} 对 × {r.epochs} 轮{_kept_share(r)}  "
+            f"{_validation_line(r)}"
+        )
     if not records:
         print("尚未训练过模型；用 lvzhi train 训练。")
     return 0

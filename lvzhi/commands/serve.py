@@ -11,7 +11,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="启动网页工作台与接口服务（默认 http://127.0.0.1:8000）")
     p.add_argument("--host", help="监听地址（默认 127.0.0.1；局域网共享用 0.0.0.0）")
     p.add_argument("--port", type=int, help="端口（默认 8000）")
-    p.add_argument("--catalog", dest="serve_catalog", help="服务使用的清单：文件路径或已导入的版本号")
     p.set_defaults(run=run, settings_overrides=lambda a: {"host": a.host, "port": a.port})
 
 
@@ -21,7 +20,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import create_app
     from api.db import DatabaseError
 
-    settings = settings.with_overrides(catalog=args.serve_catalog)
     try:
         app = create_app(settings)
     except DatabaseError as exc:
