@@ -26,7 +26,7 @@ def _add_global_options(parser: argparse.ArgumentParser, default: object = None)
         "--precision",
         choices=PRECISIONS,
         default=default,
-        help="向量模型的矩阵运算精度：auto（默认：CPU 原生支持 bfloat16 时用它，批量约快 1.7 倍，向量几乎不变）"
+        help="向量模型的矩阵运算精度：auto（默认：CPU 原生支持 bfloat16 时用它，完整模式批量约快 1.5 倍（docs/benchmarks.md），向量几乎不变）"
         "、float32、bfloat16",
     )
 
