@@ -16,6 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from corpus.catalogs import resolve_catalog
 from corpus.schema import Catalog
 from corpus.store import CatalogNotFoundError, CatalogStore
@@ -27,6 +29,34 @@ log = logging.getLogger("lvzhi.api")
 
 MAX_EXTRA_CATALOGS = 4
 LEARN_SETTLE_S = 0.5  # decisions arriving together are learned in one rebuild
+
+
+class PassageMemo:
+    """The model's passage encoder behind a bounded memo shared by requests: comparing list versions again, or a
+    revision with the version before it, encodes only the entry texts not seen before."""
+
+    def __init__(self, embedder: Any, limit: int = 50_000) -> None:
+        self.embedder = embedder
+        self.limit = limit
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode_passages(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self.embedder.encode_passages(missing, batch_size=batch_size)
+            with self._lock:
+                self._vectors.update(zip(missing, fresh))
+        with self._lock:
+            found = [self._vectors[t] for t in texts]
+            for t in texts:
+                self._vectors.move_to_end(t)
+            while len(self._vectors) > self.limit:
+                self._vectors.popitem(last=False)
+        if not found:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack(found).astype(np.float32)
 
 
 class ModelNotReady(RuntimeError):
@@ -58,6 +88,7 @@ class MatcherPool:
         self._examples_for = examples_for or (lambda catalog: {})
         self._given_embedder = embedder
         self.embedder: Any = None  # models.embedder.Embedder, once loaded
+        self.passages: PassageMemo | None = None  # the same model's passage encoder, memoised
         self.default_version = ""
         self._matchers: dict[str, Matcher] = {}
         self._extra_order: OrderedDict[str, None] = OrderedDict()
@@ -98,6 +129,7 @@ class MatcherPool:
                 prepare_model(self.settings)  # the adapted default model is built here at first use (minutes)
                 inner = load_embedder(self.settings)
             self.embedder = inner
+            self.passages = PassageMemo(inner)
             catalog = resolve_catalog(self.settings.catalog, self.catalog_store)
             # Reviews name the catalog version they were made on; keep that version retrievable for training.
             catalog = self._remember_catalog(catalog)

@@ -133,9 +133,13 @@ class _Similarity:
         text_sim = self._cosine(old_texts, new_texts)
         name_sim = self._cosine(old_names, new_names)
         sim = 0.4 * name_sim + 0.6 * text_sim
-        if self.embedder is not None:
-            a = self.embedder.encode_passages([e.text for e in self.old])
-            b = self.embedder.encode_passages([e.text for e in self.new])
+        if self.embedder is not None and self.old and self.new:
+            # A revision repeats most entries word for word: encode each distinct text once.
+            distinct = list(dict.fromkeys(e.text for e in (*self.old, *self.new)))
+            row = {text: i for i, text in enumerate(distinct)}
+            vectors = self.embedder.encode_passages(distinct)
+            a = vectors[[row[e.text] for e in self.old]]
+            b = vectors[[row[e.text] for e in self.new]]
             sim = 0.5 * sim + 0.5 * np.clip(a @ b.T, 0.0, 1.0)
         self.matrix = sim.astype(np.float32)
 

@@ -601,3 +601,30 @@ def test_shared_duty_shows_both_sides_and_revisions_of_the_county_part(client, a
     second = import_list("配合清单（修订）", "查处未经批准占用耕地建房、非法采矿行为")
     diff = client.get("/api/catalogs/diff", params={"a": first, "b": second}).json()
     assert [(c["kind"], c["fields"]) for c in diff["changes"]] == [("内容修改", ["县级部门职责"])]
+
+
+def test_comparing_lists_encodes_each_entry_text_once(embedder, reference_catalog):
+    """A revision repeats most entries word for word; the comparison encodes each distinct text once, and the
+    service's memo makes a second comparison encode nothing."""
+    from api.matchers import PassageMemo
+    from corpus.diff import diff_catalogs
+    from corpus.schema import Catalog
+
+    encoded: list[str] = []
+
+    class CountingEncoder:
+        dim = embedder.dim
+
+        def encode_passages(self, texts, batch_size=64):
+            encoded.extend(texts)
+            return embedder.encode_passages(texts, batch_size=batch_size)
+
+    old = Catalog(name="旧版", entries=reference_catalog.entries[:40])
+    new = Catalog(name="新版", entries=reference_catalog.entries[2:42])
+    memo = PassageMemo(CountingEncoder())
+    first = diff_catalogs(old, new, memo)
+    assert sorted(encoded) == sorted({e.text for e in (*old.entries, *new.entries)})
+    assert first.counts()["新增"] == 2 and first.counts()["删除"] == 2
+    encoded.clear()
+    again = diff_catalogs(old, new, memo)
+    assert encoded == [] and again.counts() == first.counts()

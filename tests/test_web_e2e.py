@@ -64,6 +64,9 @@ def page(browser, server):
     context = browser.new_context(
         base_url=server.url, viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
     )
+    # Waits guard against a hang, they time nothing: comparing two lists or building a new version's index encodes
+    # a few hundred entries, which takes well over Playwright's 30 s default on a busy 2-core CI machine.
+    context.set_default_timeout(180_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -80,8 +80,8 @@ def diff(
 ) -> dict:
     pool = services(request).pool
     old, new = pool.catalog(a), pool.catalog(b)
-    # With the model loaded, entries are also paired by meaning (the passage cache makes this cheap).
-    result = diff_catalogs(old, new, pool.embedder if pool.ready else None)
+    # With the model loaded, entries are also paired by meaning; the pool's passage memo makes a repeat cheap.
+    result = diff_catalogs(old, new, pool.passages if pool.ready else None)
     result.update(
         a={"version": old.version, "name": old.name, "entries": len(old)},
         b={"version": new.version, "name": new.name, "entries": len(new)},
