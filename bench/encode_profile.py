@@ -3,7 +3,7 @@
 `lvzhi bulk` in full mode spends most of its time encoding tickets with the transformer, so the ratio between
 full mode and matching one ticket at a time (bench/bulk_bench.py) is, in the end, the ratio between encoding in
 batches and encoding one text per call. This bench measures that ratio on the matcher's own query texts
-(generated hotline tickets, cleaned and expanded exactly as the matcher does, each distinct text once), then
+(generated hotline tickets, cleaned exactly as the matcher does before encoding, each distinct text once), then
 profiles the batched encoding by kind of work:
   linear     the matrix multiplications of the 12 layers (aten::addmm/mm), with their achieved GFLOP/s;
   attention  the fused attention kernel;
@@ -51,7 +51,7 @@ def query_texts(matcher, tickets: int) -> list[str]:
     """Distinct query texts of generated tickets (title + content), in the form the matcher encodes them."""
     rows = generate(tickets, seed=12345)
     texts = [f"{r[6]}。{r[7]}" for r in rows if r[7].strip()]
-    return list(dict.fromkeys(matcher.prepare(texts)[1]))
+    return list(dict.fromkeys(matcher.query_forms(texts)))
 
 
 def texts_per_second(encode, texts: list[str], batch_size: int) -> float:

@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # Retrained, cross-validated: the held-out fold is never seen by fine-tuning nor by the index.
         entry_scores = zscore(char_sim) + zscore(dense_sim)
-        queries = Matcher(catalog=data.catalog, embedder=None, settings=settings, fusion=fusion).prepare(data.texts)[1]
+        queries = Matcher(catalog=data.catalog, embedder=None, settings=settings, fusion=fusion).query_forms(data.texts)
         retrained_pred: dict[int, str] = {}
         config = FinetuneConfig(
             epochs=args.epochs,

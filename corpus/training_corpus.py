@@ -6,7 +6,6 @@ entry an item was written to be confusable with). 标准事项序号 `无` = out
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +54,3 @@ def load_training_corpus(path: Path = TRAINING_CORPUS_PATH) -> list[CorpusItem]:
             )
         )
     return items
-
-
-def fold_of(item_id: str, folds: int = 5) -> int:
-    """A stable fold for cross-validation that does not depend on the file's row order."""
-    return int(hashlib.sha1(item_id.encode("utf-8")).hexdigest(), 16) % folds

@@ -1,4 +1,4 @@
-"""The default model is the rebuilt e5 adapted on our bundled township knowledge, once, at first use."""
+"""The default model is the rebuilt e5 with the shipped ticket-trained adapter merged in, once, at first use."""
 
 import json
 import shutil
@@ -7,10 +7,17 @@ import numpy as np
 import pytest
 
 from lvzhi.config import BASE_MODEL, DEFAULT_MODEL
-from models.adapted import ADAPT_MANIFEST_NAME, AdaptedModelMissing
+from models.adapted import (
+    ADAPT_MANIFEST_NAME,
+    ADAPTER_WEIGHTS_NAME,
+    SHIPPED_ADAPTER_DIR,
+    AdaptedModelMissing,
+    verified_shipped_adapter,
+)
 from models.e5_rebuild import WEIGHTS_NAME, ensure_default_model, read_manifest
 from models.embedder import load_embedder
-from training.adapt import _is_current, adaptation_pairs, ensure_adapted_model, prepare_model
+from training.adapt import MERGED_RECIPE_BASE, _is_current, ensure_adapted_model, prepare_model
+from training.ship import RECIPE, shipping_pairs
 
 # Colloquial sayings and the list wording they mean (all in the bundled lexicon).
 SAYINGS = [
@@ -41,15 +48,45 @@ def test_default_model_is_the_adapted_folder(settings, embedder, adapted):
     base_manifest = read_manifest(ensure_default_model(settings.models_dir))
     assert manifest["base_weights_sha256"] == base_manifest.weights_sha256
     assert manifest["weights_sha256"] != base_manifest.weights_sha256
-    assert manifest["data_hash"] == adaptation_pairs()[2]
-    assert manifest["steps"] > 0
+    shipped = verified_shipped_adapter()
+    assert manifest["data_hash"] == shipped.data_hash
+    assert manifest["recipe"] == MERGED_RECIPE_BASE + shipped.recipe
+    assert manifest["steps"] == shipped.steps > 0
 
 
-def test_adaptation_uses_no_labelled_tickets():
-    pairs, _, _ = adaptation_pairs()
-    assert {p.source for p in pairs} <= {"清单", "词表"}
-    lexicon_pairs = [p for p in pairs if p.source == "词表"]
-    assert len(lexicon_pairs) > 500  # the lexicon is really in
+def test_shipped_adapter_is_small_and_current_with_the_repository_data(settings):
+    """What ships was trained on exactly today's corpus, lexicon and list, with today's recipe, on today's base;
+    changing any of them without `python -m training.ship` fails here."""
+    shipped = verified_shipped_adapter()
+    assert shipped is not None, "models/shipped/ticket-lora 缺失：运行 python -m training.ship"
+    pairs, digest = shipping_pairs()
+    assert shipped.data_hash == digest
+    assert shipped.recipe == RECIPE.version and shipped.seed == RECIPE.seed
+    assert shipped.base_weights_sha256 == read_manifest(ensure_default_model(settings.models_dir)).weights_sha256
+    assert shipped.pairs == len(pairs)
+    size = sum(f.stat().st_size for f in SHIPPED_ADAPTER_DIR.rglob("*") if f.is_file())
+    assert size < 40 * 2**20
+
+
+def test_adapter_trains_on_the_corpus_and_never_on_evaluation_sets():
+    pairs, _ = shipping_pairs()
+    assert {p.source for p in pairs} == {"清单", "词表", "语料"}
+    assert sum(p.source == "语料" for p in pairs) > 6000  # the ticket corpus is really in
+    assert sum(p.source == "词表" for p in pairs) > 500  # and the lexicon
+
+
+def test_damaged_shipped_adapter_is_refused_in_chinese(tmp_path):
+    copy = tmp_path / "ticket-lora"
+    shutil.copytree(SHIPPED_ADAPTER_DIR, copy)
+    assert verified_shipped_adapter(copy) == verified_shipped_adapter()
+    with open(copy / ADAPTER_WEIGHTS_NAME, "r+b") as fh:
+        fh.seek(-8, 2)
+        byte = fh.read(1)
+        fh.seek(-8, 2)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(AdaptedModelMissing, match="工单适配权重.*校验和不符"):
+        verified_shipped_adapter(copy)
+    assert verified_shipped_adapter(tmp_path / "none") is None
 
 
 def test_adapted_model_brings_sayings_closer_to_list_wording(embedder, base):
@@ -66,20 +103,22 @@ def test_adapted_model_brings_sayings_closer_to_list_wording(embedder, base):
 def test_damaged_or_stale_adaptation_is_not_trusted(settings, adapted, tmp_path):
     folder, _ = adapted
     base_sha = read_manifest(ensure_default_model(settings.models_dir)).weights_sha256
-    digest = adaptation_pairs()[2]
+    shipped = verified_shipped_adapter()
+    digest, recipe = shipped.data_hash, MERGED_RECIPE_BASE + shipped.recipe
     copy = tmp_path / folder.name
     shutil.copytree(folder, copy)
-    assert _is_current(copy, base_sha, digest)
-    assert not _is_current(copy, base_sha, "another-data-hash")
-    assert not _is_current(copy, "another-base", digest)
+    assert _is_current(copy, base_sha, digest, recipe=recipe)
+    assert not _is_current(copy, base_sha, "another-data-hash", recipe=recipe)
+    assert not _is_current(copy, "another-base", digest, recipe=recipe)
+    assert not _is_current(copy, base_sha, digest, recipe=recipe + 1)
     with open(copy / WEIGHTS_NAME, "r+b") as fh:
         fh.seek(4096)
         byte = fh.read(1)
         fh.seek(4096)
         fh.write(bytes([byte[0] ^ 0xFF]))
-    assert not _is_current(copy, base_sha, digest)
+    assert not _is_current(copy, base_sha, digest, recipe=recipe)
     (copy / ADAPT_MANIFEST_NAME).write_text("{", encoding="utf-8")
-    assert not _is_current(copy, base_sha, digest)
+    assert not _is_current(copy, base_sha, digest, recipe=recipe)
 
 
 def test_loading_never_trains_and_says_what_to_run(settings, embedder, adapted, tmp_path):

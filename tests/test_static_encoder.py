@@ -33,10 +33,10 @@ UNSEEN = [
 
 
 def test_static_vectors_land_near_the_transformer_on_unseen_texts(static_encoder, matcher, embedder):
-    expanded = matcher.prepare(UNSEEN)[1]
+    forms = matcher.query_forms(UNSEEN)
     assert not set(UNSEEN) & set(distillation_texts(matcher.lexicon, matcher.catalog))
-    static = static_encoder.encode(expanded)
-    teacher = embedder.encode_queries(expanded)
+    static = static_encoder.encode(forms)
+    teacher = embedder.encode_queries(forms)
     assert static.shape == teacher.shape and np.allclose(np.linalg.norm(static, axis=1), 1.0, atol=1e-5)
     cos = static @ teacher.T
     own = np.diag(cos)

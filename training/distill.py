@@ -29,13 +29,14 @@ import numpy as np
 from corpus.catalogs import load_reference_catalog
 from corpus.lexicon import Lexicon
 from corpus.schema import Catalog
+from corpus.training_corpus import load_training_corpus
 from models.e5_rebuild import build_lock, replace_dir, sha256_of
 from models.lexical import DATA_DIR
 from models.static_embedder import VECTORS_NAME, StaticQueryEncoder, read_manifest, token_ids
 
 STATIC_DIRNAME = "static"
 # Bump whenever the recipe below would distil different vectors from the same teacher and texts.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: teacher texts in Matcher.query_forms' form (cleaned, no added official terms)
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CLAUSE = re.compile(r"[；;。，,、（）()：:]")
@@ -97,6 +98,9 @@ def _bundled_texts(lexicon: Lexicon, catalog: Catalog, config: DistillConfig) ->
     for e in catalog.entries:
         texts.extend([e.name, e.text, *e.aliases])
         texts.extend(c for c in _CLAUSE.split(e.description) if len(c) >= 4)
+    # Tickets as people write them: the teacher was trained on these, and a bag of tokens only learns to follow it
+    # on the kind of text it is shown.
+    texts.extend(item.text for item in load_training_corpus())
     userdict = DATA_DIR / "userdict.txt"
     if userdict.exists():
         texts.extend(line.split()[0] for line in userdict.read_text(encoding="utf-8").splitlines() if line.strip())
@@ -121,7 +125,7 @@ def _single_token_vectors(embedder, vocab_ids: list[int]) -> np.ndarray:
 
 
 def distill(embedder, texts: list[str], config: DistillConfig = RECIPE, report=None) -> tuple[StaticQueryEncoder, dict]:
-    """A static encoder fitted to `embedder`'s query vectors of `texts` (already cleaned and expanded)."""
+    """A static encoder fitted to `embedder`'s query vectors of `texts` (already in Matcher.query_forms' form)."""
     import torch
 
     say = report or (lambda _m: None)
@@ -207,10 +211,10 @@ def ensure_static_encoder(matcher, report=_to_stderr) -> StaticQueryEncoder:
         if not _is_current(target, identity):
             raw = distillation_texts(matcher.lexicon, catalog)
             report(
-                f"首次使用静态词元向量（快速批量与归并用）：正从当前模型蒸馏（{len(raw)} 条内置文本；2 核约需三分钟，"
+                f"首次使用静态词元向量（快速批量与归并用）：正从当前模型蒸馏（{len(raw)} 条内置文本；2 核约需四分钟，"
                 "每个模型只做一次）……"
             )
-            texts = list(dict.fromkeys(matcher.prepare(raw)[1]))
+            texts = list(dict.fromkeys(matcher.query_forms(raw)))
             encoder, stats = distill(embedder, texts, RECIPE, report)
             work = Path(tempfile.mkdtemp(prefix=".static-", dir=target.parent))
             try:

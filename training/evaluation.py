@@ -39,8 +39,8 @@ def build_matcher(
 
 
 def in_query_form(matcher: Matcher, items: list[LabelledText]) -> list[LabelledText]:
-    """The items with their texts as the matcher's dense channel encodes them (cleaned, official terms added)."""
-    forms = matcher.prepare([x.text for x in items])[1]
+    """The items with their texts as the matcher's dense channel encodes them (see Matcher.query_forms)."""
+    forms = matcher.query_forms([x.text for x in items])
     return [replace(x, text=form) for x, form in zip(items, forms)]
 
 

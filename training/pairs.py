@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corpus.schema import Catalog
+from corpus.training_corpus import CorpusItem
 from training.data import LabelledText, RejectedText
 
 if TYPE_CHECKING:
@@ -39,6 +40,16 @@ def catalog_pairs(catalog: Catalog) -> list[ContrastivePair]:
         for alias in e.aliases:
             if alias and alias != e.name:
                 out.append(ContrastivePair(alias, e.text, group=e.id, source="清单"))
+    return out
+
+
+def corpus_pairs(items: list[CorpusItem], catalog: Catalog) -> list[ContrastivePair]:
+    """Each in-list ticket of the training corpus against its entry's text (out-of-list items have no positive)."""
+    out = []
+    for item in items:
+        entry = catalog.get(item.gold) if item.gold else None
+        if entry is not None:
+            out.append(ContrastivePair(item.text, entry.text, group=entry.id, source="语料"))
     return out
 
 

@@ -178,9 +178,8 @@ def run_training(settings: Settings, catalog: Catalog, request: TrainRequest, re
     confusable = confusable_entries(current, catalog, batch_size=settings.batch_size)
     before_matcher = build_matcher(settings, catalog, current, examples)
     # Tickets are learned, and the model alone is scored, in the form the matcher's dense channel encodes them
-    # (cleaned, official terms added), so that what the model learns is what answers. Trained on the raw texts, it
-    # ranked better alone but worse inside the matcher (reference list, held-out items: top-1 0.674 → 0.652; in
-    # this form 0.674 → 0.689).
+    # (Matcher.query_forms), so that what the model learns is what answers: a model trained on one form and asked
+    # in another ranked worse inside the matcher (docs/experiments.md).
     as_query = {x.text: q.text for x, q in zip(data.train, in_query_form(before_matcher, data.train))}
     pairs = [
         replace(p, anchor=as_query.get(p.anchor, p.anchor))

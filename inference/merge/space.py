@@ -196,8 +196,12 @@ def build_space(
     chars = _char_matrix(cleaned)
     if matcher.embedder is not None:
         encode = query_encoder or matcher.embedder.encode_queries
+        # Items are compared with official terms added: on the merge dev set that grouped better (pairwise F1 0.56
+        # against 0.50 for the cleaned text alone), since one duty's items share its terms more than its wording.
+        # Matching an item onto the list uses Matcher.query_forms, as classify does; both are encoded here once.
         vectors = encode(expanded, batch_size=max(batch, 128))
-        reuse = _ReusedQueries(matcher.embedder, dict(zip(expanded, vectors)))
+        as_queries = encode(cleaned, batch_size=max(batch, 128))
+        reuse = _ReusedQueries(matcher.embedder, dict(zip(cleaned, as_queries)))
         item_matcher = dataclasses.replace(matcher, embedder=reuse)
     else:
         vectors = _lexical_vectors(_char_matrix(expanded))
