@@ -13,7 +13,9 @@ from pathlib import Path
 
 FUSION_PATH = Path(__file__).resolve().parent / "fusion.json"
 
-FEATURES = ("top", "margin", "dense_raw", "char", "bm25", "concept", "out_of_scope", "concept_hits")
+# "outside" is the out-of-list probe's logit (inference/out_of_list.py); calibrators fitted before it existed
+# have one weight fewer and ignore it.
+FEATURES = ("top", "margin", "dense_raw", "char", "bm25", "concept", "out_of_scope", "concept_hits", "outside")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from corpus.lexicon import Lexicon
 from corpus.schema import Catalog, DutyEntry
 from inference.fusion import FusionParams
 from inference.index import IndexMeta, VectorIndex, build_faiss, choose_kind, views_hash
+from inference.out_of_list import OutOfListProbe
 from inference.query_clean import QueryCleaner
 from lvzhi.config import Settings
 from models.lexical import LexicalIndex, Segmenter
@@ -136,9 +137,12 @@ class Evidence:
     examples: list[dict[int, float]]  # entry position -> best confirmed-example cosine, where one was retrieved
     categories: list[dict[str, float]]  # category -> support from confirmed examples (z across categories)
     z_stats: list[tuple[float, float]]  # mean/std of each query's top dense scores
+    outside: np.ndarray  # the out-of-list probe's logit per query (its neutral value where it cannot read)
 
 
-def judge_features(best: Candidate, margin: float, hits: dict[int, str], oos: dict[int, str]) -> dict[str, float]:
+def judge_features(
+    best: Candidate, margin: float, hits: dict[int, str], oos: dict[int, str], outside: float
+) -> dict[str, float]:
     return {
         "top": best.score,
         "margin": margin,
@@ -148,6 +152,7 @@ def judge_features(best: Candidate, margin: float, hits: dict[int, str], oos: di
         "concept": best.concept,
         "out_of_scope": float(bool(oos)),
         "concept_hits": float(len(hits)),
+        "outside": outside,
     }
 
 
@@ -277,6 +282,10 @@ class Matcher:
     cleaner: QueryCleaner = field(default_factory=QueryCleaner)
     segmenter: Segmenter = field(default_factory=Segmenter)
     examples: dict[str, list[str]] = field(default_factory=dict)  # entry id -> confirmed ticket texts
+    probe: OutOfListProbe | None = field(default_factory=OutOfListProbe.load)
+    # Ask the probe whether a text is township business at all. Merge turns it off: its items are a township's
+    # own collected work, so the question does not arise there.
+    ask_probe: bool = True
 
     def __post_init__(self) -> None:
         self.segmenter.add_words([e.name for e in self.catalog.entries])
@@ -414,8 +423,11 @@ class Matcher:
             vectors = encode(distinct, batch_size=self.settings.batch_size)
             row_of = {t: k for k, t in enumerate(distinct)}
             q = vectors[[row_of[t] for t in cleaned]] if len(distinct) < len(cleaned) else vectors
+        outside = np.full(len(texts), self.probe.neutral if self.probe else 0.0, dtype=np.float32)
         if q is not None:
             dense_scores, dense_ids = self.index.search(q, max(dense_pool, DENSE_POOL))
+            if self.ask_probe and self.probe is not None and self.probe.reads(self.settings.model, q.shape[1]):
+                outside = self.probe.logits(q)
         with_examples = q is not None and len(self.example_views.texts) > 0
         categories: list[dict[str, float]] = [{} for _ in texts]
         if with_examples:
@@ -459,7 +471,20 @@ class Matcher:
             examples.append(by_example)
             z_stats.append((mean, std))
         return Evidence(
-            texts, cleaned, hits, oos, query_words, char, bm25, concept, pools, dense, examples, categories, z_stats
+            texts,
+            cleaned,
+            hits,
+            oos,
+            query_words,
+            char,
+            bm25,
+            concept,
+            pools,
+            dense,
+            examples,
+            categories,
+            z_stats,
+            outside,
         )
 
     def rank(self, ev: Evidence, i: int, params: FusionParams, top_k: int) -> tuple[Candidate, ...]:
@@ -494,7 +519,9 @@ class Matcher:
 
     def judge(self, ev: Evidence, i: int, params: FusionParams, top_k: int) -> Match:
         cands = self.rank(ev, i, params, top_k)
-        return self._judge(ev.texts[i], ev.cleaned[i], cands, ev.hits[i], ev.oos[i], ev.query_words[i], params)
+        return self._judge(
+            ev.texts[i], ev.cleaned[i], cands, ev.hits[i], ev.oos[i], float(ev.outside[i]), ev.query_words[i], params
+        )
 
     def _exact_dense(self, query_vec: np.ndarray, positions: list[int]) -> dict[int, float]:
         view_ids = self.views.of_entries(positions)
@@ -512,13 +539,14 @@ class Matcher:
         cands: tuple[Candidate, ...],
         hits: dict[int, str],
         oos: dict[int, str],
+        outside: float,
         query_words: list[str],
         params: FusionParams,
     ) -> Match:
         best = cands[0]
         runner = cands[1] if len(cands) > 1 else None
         margin = best.score - runner.score if runner else best.score
-        features = judge_features(best, margin, hits, oos)
+        features = judge_features(best, margin, hits, oos, outside)
         confidence = params.correct(features)
         p_out = params.out_of_list(features)
         out_of_list = p_out >= params.out_of_list_above

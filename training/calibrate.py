@@ -113,7 +113,7 @@ def calibrate(sets: list[FitSet], start: FusionParams) -> FusionParams:
         for i, it in enumerate(s.items):
             cands = s.matcher.rank(ev, i, best, 2)
             margin = cands[0].score - cands[1].score if len(cands) > 1 else cands[0].score
-            f = judge_features(cands[0], margin, ev.hits[i], ev.oos[i])
+            f = judge_features(cands[0], margin, ev.hits[i], ev.oos[i], float(ev.outside[i]))
             rows.append([f[k] for k in FEATURES])
             correct.append(int(bool(it.gold) and cands[0].entry.id == it.gold))
             outside.append(int(not it.gold))

@@ -72,7 +72,11 @@ def train_adapter(embedder: Embedder, pairs: list[ContrastivePair], recipe: Lora
     the adapter alone to out_dir."""
     from peft import LoraConfig, get_peft_model
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.training_args import BatchSamplers
+
+    try:  # where sentence-transformers 6 keeps it; the old path still works there but warns
+        from sentence_transformers.base.sampler import BatchSamplers
+    except ImportError:  # pragma: no cover - depends on the installed release
+        from sentence_transformers.training_args import BatchSamplers
 
     try:  # sentence-transformers >= 6 moved the losses; older releases keep them here
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss

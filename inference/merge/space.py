@@ -205,7 +205,7 @@ def build_space(
         vectors = encode(expanded, batch_size=max(batch, 128))
         as_queries = encode(cleaned, batch_size=max(batch, 128))
         reuse = _ReusedQueries(matcher.embedder, dict(zip(cleaned, as_queries)))
-        item_matcher = dataclasses.replace(matcher, embedder=reuse)
+        item_matcher = dataclasses.replace(matcher, embedder=reuse, ask_probe=False)
     else:
         vectors = _lexical_vectors(_char_matrix(expanded))
         item_matcher = matcher

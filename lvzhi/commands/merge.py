@@ -102,13 +102,9 @@ def _print_summary(result: MergeResult) -> None:
         print(f"  ……其余 {len(multi) - PREVIEW_GROUPS} 个合并组见输出文件")
 
 
-def run_merge(args: argparse.Namespace, settings: Settings) -> int:
-    _check_knobs(args)
-    from api.confirmed import ready_matcher
-
-    items = read_items(args.items)
-    matcher = ready_matcher(settings, dense=not settings.fast)
-    result = merge_items(
+def _merge(args: argparse.Namespace, items, matcher):
+    """The merge both `merge` and `merge --eval` run, with the knobs the flags set."""
+    return merge_items(
         items,
         matcher,
         granularity=args.granularity,
@@ -116,6 +112,15 @@ def run_merge(args: argparse.Namespace, settings: Settings) -> int:
         item_vectors=_item_vectors(args),
         static=_static_vectors(args, matcher),
     )
+
+
+def run_merge(args: argparse.Namespace, settings: Settings) -> int:
+    _check_knobs(args)
+    from api.confirmed import ready_matcher
+
+    items = read_items(args.items)
+    matcher = ready_matcher(settings, dense=not settings.fast)
+    result = _merge(args, items, matcher)
     write_merge(result, args.output)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -145,14 +150,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     # Reviewer-confirmed examples change from install to install; a score must not depend on them.
     matcher = ready_matcher(settings, dense=not settings.fast, examples=False)
-    result = merge_items(
-        items,
-        matcher,
-        granularity=args.granularity,
-        target_groups=args.groups,
-        item_vectors=_item_vectors(args),
-        static=_static_vectors(args, matcher),
-    )
+    result = _merge(args, items, matcher)
     labels = result.labels()
     scores = score_grouping([labels[it.id] for it in items], gold)
     if args.output:
