@@ -7,8 +7,9 @@ query vector, fitted on the training corpus's in-list and out-of-list tickets (t
 says that; its logit is one more feature of the out-of-list judge. It costs one dot product per ticket.
 
 It reads only the default model's vectors (and those of models `lvzhi train` retrains from it, which move little,
-and --fast's static ones, distilled to imitate them). For any other model it gives every ticket its `neutral` value, the mean logit of in-list tickets, so the judge falls back on the
-list's own evidence and leans towards "in the list", the cheaper mistake.
+and --fast's static ones, distilled to imitate them). For any other model it gives every ticket its `neutral`
+value, the mean logit of in-list tickets, so the judge falls back on the list's own evidence and leans towards
+"in the list", the cheaper mistake.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def _print_summary(result: MergeResult) -> None:
 
 
 def _merge(args: argparse.Namespace, items, matcher):
-    """The merge both `merge` and `merge --eval` run, with the knobs the flags set."""
+    """The merge both `merge` and `eval-merge` run, with the knobs the flags set."""
     return merge_items(
         items,
         matcher,
